@@ -1,0 +1,123 @@
+"""The durable context: what a wrapped node needs from the outside world, found via its config.
+
+The context rides on the checkpointer (our saver carries it), so a graph compiled with a durable
+saver gets event logging, failpoints and stop requests wherever it runs: in the runner, a worker or
+`langgraph dev`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from checkpointers import AsyncPool, EventLog, NewEvent, RunRegistry
+from policies import Policies
+
+from ._failpoints import Failpoints
+
+_CHECKPOINTER_KEY = "__pregel_checkpointer"
+
+
+def process_owner() -> str:
+    """Identify this process as ``host:pid`` (what the run registry records as a thread's owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_is_alive(owner: str | None) -> bool | None:
+    """Tell whether the process named by ``owner`` still runs.
+
+    Returns None when it cannot be known from here (another host): use the heartbeat then.
+    """
+    if not owner:
+        return False
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class DurableContext:
+    """Resources and switches shared by every durable node of one process.
+
+    Args:
+        pool: the connection pool of the durable store.
+        owner: this process, as :func:`process_owner` names it.
+        failpoints: chaos-testing rules (none by default).
+        policies: retry policies per operation kind and node.
+    """
+
+    pool: AsyncPool
+    owner: str = field(default_factory=process_owner)
+    failpoints: Failpoints = field(default_factory=Failpoints)
+    policies: Policies = field(default_factory=Policies.default)
+    events: EventLog = field(init=False)
+    runs: RunRegistry = field(init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _deferred: dict[str, list[NewEvent]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.events = EventLog(self.pool)
+        self.runs = RunRegistry(self.pool)
+
+    def defer_event(self, task_id: str, event: NewEvent) -> None:
+        """Hold ``event`` until the task's writes are saved, then commit it with them."""
+        self._deferred.setdefault(task_id, []).append(event)
+
+    def take_events(self, task_id: str) -> list[NewEvent]:
+        """The events held for ``task_id`` (the saver commits them with the task's writes)."""
+        return self._deferred.pop(task_id, [])
+
+    def request_stop(self) -> None:
+        """Ask every durable node of this process to stop at its next node boundary."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether :meth:`request_stop` was called."""
+        return self._stop.is_set()
+
+
+def durable_context(config: RunnableConfig | None) -> DurableContext | None:
+    """Return the durable context of the checkpointer running this node, if it has one."""
+    if not config:
+        return None
+    saver: Any = config.get("configurable", {}).get(_CHECKPOINTER_KEY)
+    ctx = getattr(saver, "durable", None)
+    return ctx if isinstance(ctx, DurableContext) else None
+
+
+@dataclass(frozen=True)
+class NodeRun:
+    """Identity of one node execution, read from LangGraph's task config."""
+
+    thread_id: str
+    node: str
+    task_id: str | None
+    step: int | None
+
+    @classmethod
+    def from_config(cls, node: str, config: RunnableConfig) -> NodeRun:
+        """Build from the config LangGraph passes to a node."""
+        configurable = config.get("configurable", {})
+        metadata = config.get("metadata", {})
+        namespace = str(metadata.get("langgraph_checkpoint_ns", ""))
+        task_id = namespace.rpartition(":")[2] or None
+        step = metadata.get("langgraph_step")
+        return cls(
+            thread_id=str(configurable.get("thread_id", "")),
+            node=node,
+            task_id=task_id,
+            step=int(step) if isinstance(step, int) else None,
+        )

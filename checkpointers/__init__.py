@@ -1,0 +1,67 @@
+"""Everything durable-agent-graph persists, in PostgreSQL.
+
+- where: :func:`resolve_dsn` (``DATABASE_URL`` or the embedded server, :func:`embedded_dsn`);
+- how: :func:`open_async_pool` / :func:`open_pool`, :func:`setup_database` (idempotent,
+  concurrency-safe schema setup: langgraph's checkpoint tables plus our migrations);
+- what: langgraph checkpoints (:func:`make_async_saver`, :func:`open_async_saver`,
+  :func:`open_saver`), and our own tables (:class:`RunRegistry`, :class:`EventLog`,
+  :class:`ArticleStore`).
+"""
+
+from checkpointers._admin import create_database, drop_database
+from checkpointers._articles import ArticleStore
+from checkpointers._dsn import redact_dsn, resolve_dsn, with_database
+from checkpointers._embedded import DEFAULT_DATABASE, default_data_dir, embedded_dsn, stop_embedded
+from checkpointers._errors import (
+    DatabaseUnavailable,
+    EmbeddedPostgresError,
+    MigrationError,
+    RunNotFound,
+)
+from checkpointers._events import EventLog
+from checkpointers._migrate import SCHEMA_LOCK_KEY, setup_database, setup_database_sync
+from checkpointers._models import ArticleRecord, EventRecord, NewEvent, RunRecord
+from checkpointers._pool import AsyncPool, SyncPool, open_async_pool, open_pool
+from checkpointers._runs import RunRegistry
+from checkpointers._savers import (
+    BeforeCommit,
+    HookedAsyncPostgresSaver,
+    make_async_saver,
+    open_async_saver,
+    open_saver,
+)
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "SCHEMA_LOCK_KEY",
+    "ArticleRecord",
+    "ArticleStore",
+    "AsyncPool",
+    "BeforeCommit",
+    "DatabaseUnavailable",
+    "EmbeddedPostgresError",
+    "EventLog",
+    "EventRecord",
+    "HookedAsyncPostgresSaver",
+    "MigrationError",
+    "NewEvent",
+    "RunNotFound",
+    "RunRecord",
+    "RunRegistry",
+    "SyncPool",
+    "create_database",
+    "default_data_dir",
+    "drop_database",
+    "embedded_dsn",
+    "make_async_saver",
+    "open_async_pool",
+    "open_async_saver",
+    "open_pool",
+    "open_saver",
+    "redact_dsn",
+    "resolve_dsn",
+    "setup_database",
+    "setup_database_sync",
+    "stop_embedded",
+    "with_database",
+]

@@ -1,0 +1,31 @@
+"""Errors raised by the persistence layer (all derive from :class:`DurableAgentError`)."""
+
+from __future__ import annotations
+
+from policies._errors import DurableAgentError
+
+
+class DatabaseUnavailable(DurableAgentError):
+    """The PostgreSQL server did not accept a connection in time."""
+
+    default_hint = "is the server running? check DATABASE_URL"
+
+
+class EmbeddedPostgresError(DurableAgentError):
+    """The embedded PostgreSQL server could not be started, reached or stopped."""
+
+    default_hint = (
+        "see the server log in the data directory, or set DATABASE_URL to use another server"
+    )
+
+
+class MigrationError(DurableAgentError):
+    """The database schema could not be brought up to date."""
+
+    default_hint = "check that the database user may create tables, then run the setup again"
+
+
+class RunNotFound(DurableAgentError):
+    """No run is registered under the given thread ID."""
+
+    default_hint = "create the run first (RunRegistry.create) or check the thread ID"

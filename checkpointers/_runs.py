@@ -1,0 +1,135 @@
+"""The run registry (``agent_graph_runs``): status, owner, heartbeat and recoveries per thread."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any, LiteralString
+
+from checkpointers._errors import RunNotFound
+from checkpointers._models import RunRecord, jsonb
+from checkpointers._pool import AsyncPool
+from checkpointers._queries import QUERIES
+
+__all__ = ["RunRegistry"]
+
+
+class RunRegistry:
+    """One row per thread: which graph, its status, which worker owns it and since when.
+
+    Args:
+        pool: a pool from :func:`open_async_pool` over a database set up with
+            :func:`setup_database`.
+    """
+
+    def __init__(self, pool: AsyncPool) -> None:
+        self._pool = pool
+
+    async def get(self, thread_id: str) -> RunRecord | None:
+        """The run of ``thread_id``, or None if there is none."""
+        return await self._one(QUERIES.get_run, {"thread_id": thread_id})
+
+    async def create(
+        self, thread_id: str, graph: str, input: Any, *, status: str = "pending"
+    ) -> RunRecord:
+        """Register a run; if ``thread_id`` already has one, return it unchanged.
+
+        Args:
+            thread_id: the thread (primary key).
+            graph: name of the graph that runs it.
+            input: JSON-able input of the run (must not contain secrets).
+            status: initial status of a new run.
+        """
+        params = {"thread_id": thread_id, "graph": graph, "status": status, "input": jsonb(input)}
+        created = await self._one(QUERIES.create_run, params)
+        if created is not None:
+            return created
+        existing = await self.get(thread_id)
+        if existing is None:  # deleted between the two statements
+            raise RunNotFound(f"run {thread_id!r} vanished while being created")
+        return existing
+
+    async def claim(self, thread_id: str, owner: str) -> RunRecord:
+        """Mark the run ``running`` by ``owner`` with a fresh heartbeat, atomically.
+
+        Returns:
+            The run as it was before the claim: a ``running`` status with another owner means
+            that owner stopped (crashed or lost its lease) without finishing.
+
+        Raises:
+            RunNotFound: no run for ``thread_id``.
+        """
+        previous = await self._one(QUERIES.claim_run, {"thread_id": thread_id, "owner": owner})
+        if previous is None:
+            raise RunNotFound(f"no run registered for thread {thread_id!r}")
+        return previous
+
+    async def set_status(
+        self, thread_id: str, status: str, *, error: Any = None, owner: str | None = None
+    ) -> bool:
+        """Set the status and error of a run (``error=None`` clears a previous error).
+
+        Args:
+            thread_id: the thread.
+            status: the new status.
+            error: JSON-able error details (class, message, attempts...) or None.
+            owner: if given, update only while the run is still owned by ``owner``.
+
+        Returns:
+            True if the run was updated, False if it does not exist or has another owner.
+        """
+        params = {"thread_id": thread_id, "status": status, "error": jsonb(error), "owner": owner}
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(QUERIES.set_run_status, params)
+            return await cursor.fetchone() is not None
+
+    async def heartbeat(self, owner: str, thread_ids: Iterable[str]) -> frozenset[str]:
+        """Refresh the heartbeat of the runs ``owner`` still owns among ``thread_ids``.
+
+        Returns:
+            The thread ids refreshed; any missing id was claimed by someone else (lease lost).
+        """
+        ids = builtins.list(thread_ids)
+        if not ids:
+            return frozenset()
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(QUERIES.heartbeat_runs, {"owner": owner, "thread_ids": ids})
+            return frozenset(row["thread_id"] for row in await cursor.fetchall())
+
+    async def increment_recoveries(self, thread_id: str) -> int:
+        """Add one to the run's recovery count and return the new count.
+
+        Raises:
+            RunNotFound: no run for ``thread_id``.
+        """
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(QUERIES.increment_recoveries, {"thread_id": thread_id})
+            row = await cursor.fetchone()
+        if row is None:
+            raise RunNotFound(f"no run registered for thread {thread_id!r}")
+        return int(row["recoveries"])
+
+    async def list(self, status: str | None = None, limit: int = 100) -> builtins.list[RunRecord]:
+        """Runs, newest first, optionally only those with ``status``."""
+        return await self._many(QUERIES.list_runs, {"status": status, "limit": limit})
+
+    async def stale(
+        self, older_than: timedelta | float, *, limit: int = 100
+    ) -> builtins.list[RunRecord]:
+        """``running`` runs whose heartbeat is older than ``older_than`` (seconds or timedelta),
+        oldest first: candidates for recovery by another worker."""
+        seconds = older_than.total_seconds() if isinstance(older_than, timedelta) else older_than
+        return await self._many(QUERIES.list_stale_runs, {"seconds": seconds, "limit": limit})
+
+    async def _one(self, query: LiteralString, params: dict[str, Any]) -> RunRecord | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(query, params)
+            row = await cursor.fetchone()
+        return None if row is None else RunRecord.from_row(row)
+
+    async def _many(self, query: LiteralString, params: dict[str, Any]) -> builtins.list[RunRecord]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(query, params)
+            rows = await cursor.fetchall()
+        return [RunRecord.from_row(row) for row in rows]

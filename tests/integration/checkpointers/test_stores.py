@@ -1,0 +1,262 @@
+"""Event log, run registry and article store against a real database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from checkpointers import (
+    ArticleStore,
+    AsyncPool,
+    EventLog,
+    NewEvent,
+    RunNotFound,
+    RunRegistry,
+)
+
+# --- event log -------------------------------------------------------------------------------
+
+
+async def test_events_come_back_in_append_order_with_all_fields(pool: AsyncPool) -> None:
+    log = EventLog(pool)
+    first = await log.append("t1", "node_started", node="plan", task_id="task-a", attempt=1)
+    second = await log.append(
+        "t1", "retry", node="plan", attempt=2, owner="w1", data={"delay": 1.5, "why": "429"}
+    )
+    await log.append("t2", "node_started", node="other")
+
+    events = await log.list("t1")
+
+    assert [e.id for e in events] == [first, second]
+    assert first < second
+    assert events[0].kind == "node_started"
+    assert events[0].task_id == "task-a"
+    assert events[0].data == {}
+    assert events[1].owner == "w1"
+    assert events[1].data == {"delay": 1.5, "why": "429"}
+    assert events[0].at <= events[1].at
+
+
+async def test_events_can_be_filtered_by_kind(pool: AsyncPool) -> None:
+    log = EventLog(pool)
+    for kind in ("node_started", "retry", "node_finished", "retry"):
+        await log.append("t1", kind)
+
+    assert [e.kind for e in await log.list("t1", kinds=["retry"])] == ["retry", "retry"]
+    assert len(await log.list("t1", kinds=("retry", "node_finished"))) == 3
+    assert await log.list("t1", kinds=[]) == []
+    assert await log.list("nobody") == []
+
+
+async def test_append_many_writes_all_events_atomically_in_order(pool: AsyncPool) -> None:
+    log = EventLog(pool)
+    ids = await log.append_many(
+        [
+            NewEvent("t1", "a"),
+            NewEvent("t1", "b", node="n", data={"k": [1, 2]}),
+            NewEvent("t1", "c"),
+        ]
+    )
+
+    events = await log.list("t1")
+    assert [e.id for e in events] == ids
+    assert [e.kind for e in events] == ["a", "b", "c"]
+    assert events[1].data == {"k": [1, 2]}
+    assert await log.append_many([]) == []
+
+
+async def test_event_to_dict_is_json_ready(pool: AsyncPool) -> None:
+    log = EventLog(pool)
+    await log.append("t1", "failed", data={"when": datetime(2026, 1, 2, 3, 4, 5)})
+
+    (event,) = await log.list("t1")
+    as_dict = event.to_dict()
+
+    assert isinstance(as_dict["at"], str)
+    assert datetime.fromisoformat(as_dict["at"]) == event.at
+    # Values json cannot encode are stored as text rather than failing the write.
+    assert as_dict["data"] == {"when": "2026-01-02 03:04:05"}
+
+
+# --- run registry ----------------------------------------------------------------------------
+
+
+async def test_create_is_idempotent_and_keeps_the_first_input(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    created = await runs.create("t1", "content", {"keyword": "durable execution"})
+    again = await runs.create("t1", "other-graph", {"keyword": "something else"})
+
+    assert created.status == "pending"
+    assert created.recoveries == 0
+    assert created.owner is None
+    assert again == created
+    assert await runs.get("t1") == created
+    assert await runs.get("missing") is None
+
+
+async def test_claim_returns_the_row_as_it_was_before(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    await runs.create("t1", "content", None)
+
+    first = await runs.claim("t1", "worker-a")
+    second = await runs.claim("t1", "worker-b")
+    now = await runs.get("t1")
+
+    assert first.status == "pending"
+    assert first.owner is None
+    assert first.heartbeat_at is None
+    # worker-b learns that worker-a was running the thread and never finished it.
+    assert second.status == "running"
+    assert second.owner == "worker-a"
+    assert second.heartbeat_at is not None
+    assert now is not None
+    assert now.owner == "worker-b"
+    assert now.status == "running"
+    assert now.heartbeat_at is not None
+    assert now.heartbeat_at >= second.heartbeat_at
+
+
+async def test_concurrent_claims_see_each_other(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    await runs.create("t1", "content", None)
+
+    previous = await asyncio.gather(*(runs.claim("t1", f"w{i}") for i in range(5)))
+
+    # Claims are serialized by the row lock: exactly one saw the unclaimed run, every other
+    # one saw the owner that claimed just before it.
+    assert sum(p.owner is None for p in previous) == 1
+    owners = {p.owner for p in previous if p.owner is not None}
+    final = await runs.get("t1")
+    assert final is not None
+    assert len(owners) == 4
+    assert final.owner not in owners
+
+
+async def test_claim_of_an_unknown_thread_raises(pool: AsyncPool) -> None:
+    with pytest.raises(RunNotFound):
+        await RunRegistry(pool).claim("missing", "w1")
+
+
+async def test_set_status_respects_the_owner(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    await runs.create("t1", "content", None)
+    await runs.claim("t1", "worker-b")
+
+    assert not await runs.set_status("t1", "completed", owner="worker-a")
+    current = await runs.get("t1")
+    assert current is not None
+    assert current.status == "running"
+
+    error = {"class": "fatal", "message": "400 context_length_exceeded", "attempts": 3}
+    assert await runs.set_status("t1", "dead", error=error, owner="worker-b")
+    current = await runs.get("t1")
+    assert current is not None
+    assert current.status == "dead"
+    assert current.error == error
+    assert current.updated_at >= current.created_at
+
+    assert await runs.set_status("t1", "pending")  # no owner given: unconditional
+    current = await runs.get("t1")
+    assert current is not None
+    assert current.error is None
+    assert not await runs.set_status("missing", "pending")
+
+
+async def test_heartbeat_refreshes_only_runs_still_owned(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    for thread in ("t1", "t2", "t3"):
+        await runs.create(thread, "content", None)
+        await runs.claim(thread, "worker-a")
+    await runs.claim("t3", "worker-b")  # worker-a lost t3
+    before = await runs.get("t1")
+
+    refreshed = await runs.heartbeat("worker-a", ["t1", "t2", "t3", "unknown"])
+
+    assert refreshed == frozenset({"t1", "t2"})
+    after = await runs.get("t1")
+    assert before is not None
+    assert after is not None
+    assert before.heartbeat_at is not None
+    assert after.heartbeat_at is not None
+    assert after.heartbeat_at >= before.heartbeat_at
+    assert await runs.heartbeat("worker-a", []) == frozenset()
+
+
+async def test_recoveries_are_counted(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    await runs.create("t1", "content", None)
+
+    assert [await runs.increment_recoveries("t1") for _ in range(3)] == [1, 2, 3]
+    current = await runs.get("t1")
+    assert current is not None
+    assert current.recoveries == 3
+    with pytest.raises(RunNotFound):
+        await runs.increment_recoveries("missing")
+
+
+async def test_list_filters_by_status_and_limits(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    for i in range(5):
+        await runs.create(f"t{i}", "content", {"i": i})
+    await runs.claim("t1", "w")
+    await runs.claim("t3", "w")
+
+    assert {r.thread_id for r in await runs.list("running")} == {"t1", "t3"}
+    assert len(await runs.list()) == 5
+    assert len(await runs.list(limit=2)) == 2
+    assert await runs.list("completed") == []
+
+
+async def test_stale_lists_running_runs_without_a_recent_heartbeat(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    for thread in ("t1", "t2"):
+        await runs.create(thread, "content", None)
+        await runs.claim(thread, "w")
+    await runs.create("t3", "content", None)
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE agent_graph_runs SET heartbeat_at = now() - interval '10 minutes'"
+            " WHERE thread_id = 't1'"
+        )
+
+    assert [r.thread_id for r in await runs.stale(60)] == ["t1"]
+    assert {r.thread_id for r in await runs.stale(0)} == {"t1", "t2"}
+
+
+async def test_run_to_dict_has_iso_timestamps(pool: AsyncPool) -> None:
+    runs = RunRegistry(pool)
+    await runs.create("t1", "content", {"keyword": "k"})
+    record = await runs.claim("t1", "w")
+
+    as_dict = record.to_dict()
+    assert as_dict["input"] == {"keyword": "k"}
+    assert as_dict["heartbeat_at"] is None
+    assert datetime.fromisoformat(as_dict["created_at"]) == record.created_at
+
+
+# --- articles --------------------------------------------------------------------------------
+
+
+async def test_article_upsert_is_idempotent_per_slug(pool: AsyncPool) -> None:
+    articles = ArticleStore(pool)
+    first = await articles.upsert(
+        "durable-execution", "t1", "durable execution", "Title", "# Body", {"words": 3}
+    )
+    again = await articles.upsert(
+        "durable-execution", "t2", "durable execution", "Better title", "# Body v2", {"words": 4}
+    )
+    await articles.upsert("other", "t3", "other", "Other", "# Other", None)
+
+    assert await articles.count() == 2
+    stored = await articles.get("durable-execution")
+    assert stored == again
+    assert stored.title == "Better title"
+    assert stored.meta == {"words": 4}
+    assert stored.thread_id == "t2"
+    assert stored.created_at == first.created_at
+    other = await articles.get("other")
+    assert other is not None
+    assert other.meta == {}
+    assert await articles.get("missing") is None
