@@ -13,6 +13,7 @@ from langgraph.graph import StateGraph
 from pydantic import SecretStr, ValidationError
 
 from checkpointers import AsyncPool, open_async_pool, resolve_dsn, setup_database
+from policies import Classifier, Policies
 
 from ._errors import InvalidInput
 from ._settings import Settings
@@ -59,8 +60,18 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings | None = None,
+    *,
+    policies: Policies | None = None,
+    classifier: Classifier | None = None,
+) -> AsyncIterator[Runtime]:
     """Connect to Postgres (embedded unless ``DATABASE_URL`` is set) and prepare the schema.
+
+    Args:
+        settings: configuration; read from the environment when omitted.
+        policies: retry policies per operation kind and node (defaults otherwise).
+        classifier: failure classifier, e.g. with rules for your own exception types.
 
     Raises:
         DatabaseUnavailable: the server does not answer.
@@ -70,7 +81,12 @@ async def open_runtime(settings: Settings | None = None) -> AsyncIterator[Runtim
     dsn = await asyncio.to_thread(resolve_dsn, settings.database_url, data_dir=settings.data_dir)
     async with open_async_pool(dsn, max_size=settings.pool_size) as pool:
         await setup_database(pool)
-        context = DurableContext(pool=pool, failpoints=Failpoints.parse(settings.failpoints))
+        context = DurableContext(
+            pool=pool,
+            failpoints=Failpoints.parse(settings.failpoints),
+            policies=policies or Policies.default(),
+            classifier=classifier or Classifier.default(),
+        )
         yield Runtime(pool=pool, context=context, saver=DurableSaver(pool, context), dsn=dsn)
 
 

@@ -18,7 +18,7 @@ from checkpointers._errors import (
     MigrationError,
     RunNotFound,
 )
-from checkpointers._events import EventLog
+from checkpointers._events import AttemptStart, EventLog
 from checkpointers._migrate import SCHEMA_LOCK_KEY, setup_database, setup_database_sync
 from checkpointers._models import ArticleRecord, EventRecord, NewEvent, RunRecord
 from checkpointers._pool import AsyncPool, SyncPool, open_async_pool, open_pool
@@ -37,6 +37,7 @@ __all__ = [
     "ArticleRecord",
     "ArticleStore",
     "AsyncPool",
+    "AttemptStart",
     "BeforeCommit",
     "DatabaseUnavailable",
     "EmbeddedPostgresError",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from checkpointers._models import EventRecord, NewEvent, jsonb
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
 
-__all__ = ["EventLog"]
+__all__ = ["AttemptStart", "EventLog"]
 
 
 class EventLog:
@@ -70,6 +72,36 @@ class EventLog:
                     break
         return ids
 
+    async def start_attempt(
+        self,
+        thread_id: str,
+        node: str,
+        task_id: str,
+        *,
+        owner: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> AttemptStart:
+        """Append a ``node_started`` event numbered after the task's earlier attempts.
+
+        One statement reads the earlier attempts of ``task_id`` (whatever process made them)
+        and records the new one, so attempt counts survive restarts at no extra round trip.
+        """
+        params = event_params(NewEvent(thread_id, "node_started", node, task_id, None, owner, data))
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(QUERIES.start_attempt, params)
+            row = await cursor.fetchone()
+        assert row is not None
+        started, failed = int(row["started"]), int(row["failed"])
+        return AttemptStart(
+            attempt=int(row["attempt"]),
+            crashed=started - failed,
+            failed=failed,
+            first_started_at=row["first_started_at"] or row["at"],
+            last_failed_at=row["last_failed_at"],
+            last_delay=row["last_delay"],
+            at=row["at"],
+        )
+
     async def list(
         self, thread_id: str, *, kinds: Iterable[str] | None = None
     ) -> builtins.list[EventRecord]:
@@ -84,6 +116,29 @@ class EventLog:
             cursor = await conn.execute(QUERIES.list_events, params)
             rows = await cursor.fetchall()
         return [EventRecord.from_row(row) for row in rows]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttemptStart:
+    """What :meth:`EventLog.start_attempt` found and recorded.
+
+    Attributes:
+        attempt: the number of the attempt just started (1 for the first, across restarts).
+        crashed: earlier attempts that started and never ended (their process died).
+        failed: earlier attempts that failed.
+        first_started_at: when the first attempt started.
+        last_failed_at: when the last failed attempt ended, if any.
+        last_delay: the backoff chosen after the last failed attempt, in seconds.
+        at: when this attempt started (database clock).
+    """
+
+    attempt: int
+    crashed: int
+    failed: int
+    first_started_at: datetime
+    last_failed_at: datetime | None
+    last_delay: float | None
+    at: datetime
 
 
 def event_params(event: NewEvent) -> dict[str, Any]:

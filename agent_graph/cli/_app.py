@@ -280,6 +280,18 @@ def provider_serve(
         raise typer.Exit(EXIT_USAGE) from None
 
 
+@app.command()
+def studio(
+    port: Annotated[int, typer.Option(help="Loopback port of the local API.")] = 2024,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    no_reload: Annotated[bool, typer.Option("--no-reload", help="Do not watch files.")] = False,
+) -> None:
+    """Serve the graphs to LangGraph Studio (`langgraph dev`), checkpoints in our Postgres."""
+    from ..studio import studio_command
+
+    raise typer.Exit(studio_command(port, host=host, reload=not no_reload))
+
+
 def main() -> None:
     """Entry point of the ``agent-graph`` console script."""
     app()

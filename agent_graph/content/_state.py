@@ -8,6 +8,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+def normalise_keyword(value: str) -> str:
+    """Collapse whitespace; refuse a keyword that is only whitespace."""
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("keyword must contain at least one non-space character")
+    return value
+
+
 class ArticleRequest(BaseModel):
     """What a run of the content agent is asked for: one keyword."""
 
@@ -22,10 +30,7 @@ class ArticleRequest(BaseModel):
     @field_validator("keyword")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        value = " ".join(value.split())
-        if not value:
-            raise ValueError("keyword must contain at least one non-space character")
-        return value
+        return normalise_keyword(value)
 
 
 class SearchPlan(BaseModel):
@@ -126,7 +131,9 @@ class Publication(BaseModel):
 class ContentState(BaseModel):
     """Everything the content agent knows about one keyword, checkpointed after every step."""
 
-    keyword: str = Field(description="The keyword the article is written for.")
+    keyword: str = Field(
+        description="The keyword the article is written for.", min_length=1, max_length=200
+    )
     queries: list[str] = Field(default_factory=list, description="Planned search queries.")
     results: list[Source] = Field(default_factory=list, description="Search results, all queries.")
     sources: list[Source] = Field(default_factory=list, description="Sources chosen to be read.")
@@ -148,6 +155,11 @@ class ContentState(BaseModel):
     article: Article | None = Field(default=None, description="The finished article.")
     publication: Publication | None = Field(default=None, description="The CMS post.")
     notified: bool = Field(default=False, description="Whether subscribers were notified.")
+
+    @field_validator("keyword")
+    @classmethod
+    def _keyword_not_blank(cls, value: str) -> str:
+        return normalise_keyword(value)
 
 
 class NoteTask(BaseModel):

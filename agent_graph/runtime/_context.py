@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from checkpointers import AsyncPool, EventLog, NewEvent, RunRegistry
-from policies import Policies
+from policies import Classifier, Policies
 
 from ._failpoints import Failpoints
 
@@ -56,12 +56,14 @@ class DurableContext:
         owner: this process, as :func:`process_owner` names it.
         failpoints: chaos-testing rules (none by default).
         policies: retry policies per operation kind and node.
+        classifier: decides whether a node's exception is retryable, fatal or to escalate.
     """
 
     pool: AsyncPool
     owner: str = field(default_factory=process_owner)
     failpoints: Failpoints = field(default_factory=Failpoints)
     policies: Policies = field(default_factory=Policies.default)
+    classifier: Classifier = field(default_factory=Classifier.default)
     events: EventLog = field(init=False)
     runs: RunRegistry = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)

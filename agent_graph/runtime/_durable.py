@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 from collections.abc import Mapping
 from typing import Any, cast
@@ -12,7 +14,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.graph import StateGraph
 
 from checkpointers import NewEvent
-from policies import OperationKind, redact
+from policies import OperationKind, decide
 
 from .._errors import StopRequested
 from ._context import DurableContext, NodeRun, durable_context
@@ -29,8 +31,11 @@ def make_durable(
 ) -> StateGraph[Any, Any, Any, Any]:
     """Wrap every node of ``builder`` so that it runs under the durable runtime.
 
-    The wrapped nodes record their executions in the event log, honour stop requests at node
-    boundaries and pass through failpoints. Compile the builder with a durable saver (see
+    The wrapped nodes run under the retry policy of their operation kind: each exception is
+    classified (retryable, fatal, escalate), retryable ones are retried after a backoff (or the
+    provider's Retry-After), and every attempt is recorded in the event log, so attempt counts
+    survive restarts. They also honour stop requests at node boundaries and pass through
+    failpoints. Compile the builder with a durable saver (see
     :func:`agent_graph.open_runtime`) to switch these on; without one the nodes behave as before.
     Call this after every ``add_node``; nodes added later are not wrapped.
 
@@ -58,7 +63,7 @@ def _wrap(name: str, inner: Runnable[Any, Any], kind: OperationKind) -> Runnable
         ctx = durable_context(config)
         if ctx is None:
             return await inner.ainvoke(state, config)
-        return await _run_node(ctx, NodeRun.from_config(name, config), inner, state, config)
+        return await _run_node(ctx, NodeRun.from_config(name, config), kind, inner, state, config)
 
     def sync_node(state: Any, config: RunnableConfig) -> Any:
         raise RuntimeError(
@@ -74,52 +79,93 @@ def _wrap(name: str, inner: Runnable[Any, Any], kind: OperationKind) -> Runnable
 async def _run_node(
     ctx: DurableContext,
     run: NodeRun,
+    kind: OperationKind,
     inner: Runnable[Any, Any],
     state: Any,
     config: RunnableConfig,
 ) -> Any:
-    if ctx.stop_requested:
-        raise StopRequested(f"stop requested before node {run.node!r}")
-    ctx.failpoints.hit(f"node:{run.node}:start")
-    attempt = 1
-    await ctx.events.append(
-        run.thread_id,
-        "node_started",
-        node=run.node,
-        task_id=run.task_id,
-        attempt=attempt,
-        owner=ctx.owner,
-        data={"step": run.step},
-    )
-    started = time.monotonic()
-    try:
-        result = await inner.ainvoke(state, config)
-    except GraphBubbleUp:
-        raise
-    except Exception as exc:
-        await ctx.events.append(
-            run.thread_id,
-            "node_failed",
-            node=run.node,
-            task_id=run.task_id,
-            attempt=attempt,
-            owner=ctx.owner,
-            data={"error_type": type(exc).__name__, "message": redact(str(exc))[:500]},
+    """One node execution: attempts under the retry policy, each recorded in the event log."""
+    policy = ctx.policies.for_node(run.node, kind)
+    while True:
+        if ctx.stop_requested:
+            raise StopRequested(f"stop requested before node {run.node!r}")
+        ctx.failpoints.hit(f"node:{run.node}:start")
+        start = await ctx.events.start_attempt(
+            run.thread_id, run.node, run.task_id or "", owner=ctx.owner, data={"step": run.step}
         )
-        raise
-    ctx.failpoints.hit(f"node:{run.node}:end")
-    completed = NewEvent(
-        run.thread_id,
-        "node_completed",
-        run.node,
-        run.task_id,
-        attempt,
-        ctx.owner,
-        {"duration_ms": round((time.monotonic() - started) * 1000, 3)},
-    )
-    if run.task_id:
-        # committed in the same transaction as the node's writes (see DurableSaver)
-        ctx.defer_event(run.task_id, completed)
-    else:
-        await ctx.events.append_many([completed])
-    return result
+        if start.failed and start.last_failed_at and start.last_delay:
+            # a backoff cut short by a crash is served in full after the restart
+            waited = (start.at - start.last_failed_at).total_seconds()
+            await _sleep(ctx, run, start.last_delay - waited)
+        began = time.monotonic()
+        try:
+            result = await inner.ainvoke(state, config)
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:
+            classification = ctx.classifier.classify(exc)
+            elapsed = (start.at - start.first_started_at).total_seconds()
+            elapsed += time.monotonic() - began
+            decision = decide(
+                classification,
+                attempt=start.attempt,
+                elapsed=elapsed,
+                policy=policy,
+                random=random.random(),
+            )
+            await ctx.events.append(
+                run.thread_id,
+                "node_failed",
+                node=run.node,
+                task_id=run.task_id,
+                attempt=start.attempt,
+                owner=ctx.owner,
+                data={
+                    **classification.to_dict(),
+                    "action": decision.action,
+                    "delay": decision.delay,
+                    "why": decision.why,
+                    "duration_ms": round((time.monotonic() - began) * 1000, 3),
+                },
+            )
+            logger.info(
+                "node %s attempt %d failed (%s): %s",
+                run.node,
+                start.attempt,
+                classification.reason,
+                decision.why,
+                extra={
+                    "thread_id": run.thread_id,
+                    "node": run.node,
+                    "reason": classification.reason,
+                },
+            )
+            if decision.action != "retry":
+                raise
+            await _sleep(ctx, run, decision.delay)
+            continue
+        ctx.failpoints.hit(f"node:{run.node}:end")
+        completed = NewEvent(
+            run.thread_id,
+            "node_completed",
+            run.node,
+            run.task_id,
+            start.attempt,
+            ctx.owner,
+            {"duration_ms": round((time.monotonic() - began) * 1000, 3)},
+        )
+        if run.task_id:
+            # committed in the same transaction as the node's writes (see DurableSaver)
+            ctx.defer_event(run.task_id, completed)
+        else:
+            await ctx.events.append_many([completed])
+        return result
+
+
+async def _sleep(ctx: DurableContext, run: NodeRun, seconds: float) -> None:
+    """Back off, waking early to honour a stop request (the attempt count is durable)."""
+    deadline = time.monotonic() + max(seconds, 0.0)
+    while (left := deadline - time.monotonic()) > 0:
+        if ctx.stop_requested:
+            raise StopRequested(f"stop requested during the backoff of {run.node!r}")
+        await asyncio.sleep(min(left, 0.25))

@@ -18,8 +18,7 @@ def snapshot(database_url: str) -> list[tuple[object, ...]]:
             conn.execute("SELECT count(*) FROM checkpoints").fetchone() or (),
             conn.execute("SELECT count(*) FROM checkpoint_writes").fetchone() or (),
             conn.execute("SELECT count(*) FROM agent_graph_events").fetchone() or (),
-            conn.execute("SELECT count(*), max(updated_at) FROM agent_graph_runs").fetchone()
-            or (),
+            conn.execute("SELECT count(*), max(updated_at) FROM agent_graph_runs").fetchone() or (),
         ]
 
 
