@@ -43,6 +43,40 @@ class ThreadBusy(DurableAgentError):
         self.owner = owner
 
 
+class NotWaiting(DurableAgentError):
+    """An answer was given to a thread that is not waiting for one."""
+
+    def __init__(self, thread_id: str, status: str) -> None:
+        super().__init__(
+            f"thread {thread_id!r} is not waiting for a human (status: {status})",
+            hint="list the threads that are with `agent-graph escalations`",
+        )
+        self.thread_id = thread_id
+
+
+class ThreadCompensated(DurableAgentError):
+    """The thread's side effects were undone (a saga rollback); it cannot go on."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(
+            f"thread {thread_id!r} was compensated: its side effects were undone",
+            hint="start a new thread (`agent-graph run KEYWORD --thread-id NEW_ID`)",
+        )
+        self.thread_id = thread_id
+
+
+class DeadLetterNotFound(DurableAgentError):
+    """No open dead letter has the given ID."""
+
+    def __init__(self, letter_id: int, state: str | None) -> None:
+        detail = f"it is {state}" if state else "there is none"
+        super().__init__(
+            f"no open dead letter {letter_id} ({detail})",
+            hint="list the open ones with `agent-graph dlq list`",
+        )
+        self.letter_id = letter_id
+
+
 class InvalidThreadId(ConfigurationError):
     """A thread ID has characters or a length the runner does not accept."""
 
@@ -61,11 +95,14 @@ class StopRequested(GraphBubbleUp):
 
 __all__ = [
     "ConfigurationError",
+    "DeadLetterNotFound",
     "DurableAgentError",
     "InvalidInput",
     "InvalidThreadId",
+    "NotWaiting",
     "StopRequested",
     "ThreadBusy",
+    "ThreadCompensated",
     "ThreadNotFound",
     "ThreadUnfinished",
 ]

@@ -26,6 +26,7 @@ from .content import (
     build_content_graph,
     slugify,
 )
+from .llm import PriceTable
 from .runtime import (
     DurableContext,
     DurableSaver,
@@ -173,7 +174,9 @@ def _endpoints(
     if need_provider and not start_provider:
         idle = "http://127.0.0.1:9"
         yield (
-            LlmSettings(settings.model, idle, SecretStr("unused"), settings.llm_timeout),
+            LlmSettings(
+                settings.model, idle, SecretStr("unused"), settings.llm_timeout, _prices(settings)
+            ),
             idle,
             None,
         )
@@ -182,7 +185,11 @@ def _endpoints(
         assert settings.openai_api_key is not None
         assert settings.services_url is not None
         llm = LlmSettings(
-            settings.model, settings.openai_base_url, settings.openai_api_key, settings.llm_timeout
+            settings.model,
+            settings.openai_base_url,
+            settings.openai_api_key,
+            settings.llm_timeout,
+            _prices(settings),
         )
         yield llm, settings.services_url, None
         return
@@ -195,7 +202,11 @@ def _endpoints(
         logger.info("offline provider started at %s", base, extra={"provider_url": base})
         if settings.openai_api_key is None:
             llm = LlmSettings(
-                settings.model, f"{base}/v1", SecretStr("offline"), settings.llm_timeout
+                settings.model,
+                f"{base}/v1",
+                SecretStr("offline"),
+                settings.llm_timeout,
+                _prices(settings),
             )
         else:
             llm = LlmSettings(
@@ -203,6 +214,7 @@ def _endpoints(
                 settings.openai_base_url,
                 settings.openai_api_key,
                 settings.llm_timeout,
+                _prices(settings),
             )
         yield llm, settings.services_url or base, base
 
@@ -236,3 +248,8 @@ def _article_of(values: Any) -> Any:
     if article is None:
         return None
     return article.model_dump(mode="json") if hasattr(article, "model_dump") else article
+
+
+def _prices(settings: Settings) -> PriceTable:
+    """The standard price table with the settings' overrides."""
+    return PriceTable.parse(settings.llm_prices)

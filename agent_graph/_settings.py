@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_BASE_URL", "AGENT_GRAPH_OPENAI_BASE_URL"),
     )
     model: str = Field(default="gpt-4o-mini", description="Chat model name.")
+    llm_prices: str = Field(
+        default="",
+        description="Price overrides in $ per 1M prompt/completion tokens, "
+        "e.g. 'gpt-4o-mini=0.15/0.60, *=1/4'.",
+    )
     services_url: str | None = Field(
         default=None,
         description="Base URL of search, pages, CMS and webhook; unset: the offline provider.",

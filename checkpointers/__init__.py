@@ -10,6 +10,7 @@
 
 from checkpointers._admin import create_database, drop_database
 from checkpointers._articles import ArticleStore
+from checkpointers._dead_letters import DeadLetter, DeadLetterStore, NewDeadLetter
 from checkpointers._dsn import redact_dsn, resolve_dsn, with_database
 from checkpointers._embedded import DEFAULT_DATABASE, default_data_dir, embedded_dsn, stop_embedded
 from checkpointers._errors import (
@@ -19,6 +20,23 @@ from checkpointers._errors import (
     RunNotFound,
 )
 from checkpointers._events import AttemptStart, EventLog
+from checkpointers._journal import (
+    CostSummary,
+    JournalEntry,
+    JournalKey,
+    JournalLookup,
+    LlmJournal,
+    NewJournalEntry,
+    NodeCost,
+    thread_cost,
+)
+from checkpointers._ledger import (
+    EffectClaim,
+    EffectLedger,
+    EffectRecord,
+    IdempotencyKeyConflict,
+    content_hash,
+)
 from checkpointers._migrate import SCHEMA_LOCK_KEY, setup_database, setup_database_sync
 from checkpointers._models import ArticleRecord, EventRecord, NewEvent, RunRecord
 from checkpointers._pool import AsyncPool, SyncPool, open_async_pool, open_pool
@@ -39,17 +57,32 @@ __all__ = [
     "AsyncPool",
     "AttemptStart",
     "BeforeCommit",
+    "CostSummary",
     "DatabaseUnavailable",
+    "DeadLetter",
+    "DeadLetterStore",
+    "EffectClaim",
+    "EffectLedger",
+    "EffectRecord",
     "EmbeddedPostgresError",
     "EventLog",
     "EventRecord",
     "HookedAsyncPostgresSaver",
+    "IdempotencyKeyConflict",
+    "JournalEntry",
+    "JournalKey",
+    "JournalLookup",
+    "LlmJournal",
     "MigrationError",
+    "NewDeadLetter",
     "NewEvent",
+    "NewJournalEntry",
+    "NodeCost",
     "RunNotFound",
     "RunRecord",
     "RunRegistry",
     "SyncPool",
+    "content_hash",
     "create_database",
     "default_data_dir",
     "drop_database",
@@ -64,5 +97,6 @@ __all__ = [
     "setup_database",
     "setup_database_sync",
     "stop_embedded",
+    "thread_cost",
     "with_database",
 ]

@@ -1,4 +1,4 @@
-"""Named SQL queries, loaded once from ``sql/queries.sql``.
+"""Named SQL queries, loaded once from the ``sql/queries*.sql`` files.
 
 The file is split into sections that start with a ``-- name: <identifier>`` line; each section's
 text (up to the next marker) is one query. Parameters use psycopg placeholders (``%(name)s``);
@@ -99,4 +99,14 @@ def read_sql(filename: str) -> LiteralString:
     return text
 
 
-QUERIES: Queries = parse_queries(read_sql("queries.sql"))
+def _query_files() -> list[str]:
+    folder = resources.files("checkpointers").joinpath("sql")
+    return sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name.startswith("queries") and entry.name.endswith(".sql")
+    )
+
+
+# Every ``sql/queries*.sql`` file, one namespace (a name defined twice is an error).
+QUERIES: Queries = parse_queries("\n".join(read_sql(name) for name in _query_files()))

@@ -1,31 +1,36 @@
-"""Commands of ``agent-graph``: run, resume, status, history, db, provider."""
+"""Commands of ``agent-graph``: run, resume, status, history, events, db, provider, studio."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from policies._errors import ConfigurationError, DurableAgentError
+from policies._errors import DurableAgentError
 
 from .._factory import (
-    ContentAgent,
     article_request,
     open_content_agent,
     open_runtime,
     thread_id_for,
 )
-from .._settings import Settings
+from ..llm import LlmJournal
 from ..runtime import ThreadStatus, check_thread_id
+from ._common import (
+    EXIT_USAGE,
+    BudgetOption,
+    JsonOption,
+    execute,
+    finish,
+    install_stop_handlers,
+    open_content_agent_for_reading,
+    progress_display,
+    settings_from_env,
+)
+from ._fleet import register as register_fleet
 from ._output import err, out, print_history, print_json, print_status
-
-T = TypeVar("T")
+from ._recovery import register as register_recovery
 
 app = typer.Typer(
     name="agent-graph",
@@ -38,73 +43,7 @@ db_app = typer.Typer(help="The Postgres store (embedded unless DATABASE_URL is s
 provider_app = typer.Typer(help="The offline OpenAI-compatible provider.")
 app.add_typer(db_app, name="db")
 app.add_typer(provider_app, name="provider")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 1, 2, 3
 ESTIMATED_STEPS = 23
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:  # pydantic's ValidationError, with the variable's name in it
-        raise ConfigurationError(
-            f"invalid configuration: {exc}".replace("\n", " "),
-            hint="fix the environment variable named above",
-        ) from None
-
-
-def _execute(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine, turning our errors into a one-line message and an exit code."""
-    try:
-        return asyncio.run(make())
-    except DurableAgentError as exc:
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        code = EXIT_USAGE if isinstance(exc, ConfigurationError) else EXIT_FAILED
-        raise typer.Exit(code) from None
-
-
-def _install_stop_handlers(agent: ContentAgent) -> None:
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        if agent.runner.ctx.stop_requested:
-            err.print("second signal: exiting now (the last checkpoint is kept)")
-            os._exit(130)
-        agent.runner.ctx.request_stop()
-        name = signal.Signals(signum).name
-        err.print(f"{name}: stopping at the next node boundary (send again to exit now)")
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
-
-
-def _finish(statuses: list[ThreadStatus], as_json: bool) -> None:
-    if as_json:
-        print_json(statuses)
-    else:
-        for status in statuses:
-            print_status(status)
-    stopped = [s for s in statuses if s.status in ("incomplete", "running")]
-    for status in stopped:
-        err.print(f"stopped: resume with `agent-graph resume {status.thread_id}`")
-    if any(s.status in ("failed", "dead_lettered") for s in statuses):
-        raise typer.Exit(EXIT_FAILED)
-    if stopped or any(s.status != "completed" for s in statuses):
-        raise typer.Exit(EXIT_STOPPED)
-
-
-def _progress(enabled: bool) -> Progress | None:
-    if not enabled:
-        return None
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[node]}"),
-        console=err,
-        transient=False,
-    )
 
 
 @app.command()
@@ -114,6 +53,7 @@ def run(
         str | None, typer.Option("--thread-id", help="Thread ID (one keyword only).")
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Threads run at once.")] = None,
+    budget_usd: BudgetOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write and publish an article per keyword; exit 0 when all completed."""
@@ -122,7 +62,7 @@ def run(
         raise typer.Exit(EXIT_USAGE)
 
     async def go() -> list[ThreadStatus]:
-        settings = _settings()
+        settings = settings_from_env()
         for keyword in keywords:
             article_request(keyword)
         for tid in [thread_id] if thread_id else []:
@@ -130,8 +70,8 @@ def run(
         async with open_content_agent(settings) as agent:
             if agent.provider_url:
                 err.print(f"no OPENAI_API_KEY: using the offline provider at {agent.provider_url}")
-            _install_stop_handlers(agent)
-            progress = _progress(sys.stderr.isatty() and not as_json)
+            install_stop_handlers(agent)
+            progress = progress_display(sys.stderr.isatty() and not as_json)
             tasks: dict[str, Any] = {}
 
             def on_step(tid: str, node: str) -> None:
@@ -141,6 +81,10 @@ def run(
                     progress.update(tasks[tid], advance=1, node=node)
 
             ids = [thread_id] if thread_id else None
+            if budget_usd is not None:
+                journal = LlmJournal(agent.runner.ctx.pool)
+                for tid in ids or [thread_id_for(k) for k in keywords]:
+                    await journal.set_budget(tid, budget_usd)
             if progress is None:
                 return await agent.run(
                     keywords,
@@ -156,27 +100,30 @@ def run(
                     on_step=on_step,
                 )
 
-    _finish(_execute(go), as_json)
+    finish(execute(go), as_json)
 
 
 @app.command()
 def resume(
     thread_id: Annotated[str, typer.Argument(help="The thread to continue.")],
+    budget_usd: BudgetOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Continue a thread from its last checkpoint (completed nodes are not run again)."""
 
     async def go() -> ThreadStatus:
         check_thread_id(thread_id)
-        async with open_content_agent(_settings()) as agent:
-            _install_stop_handlers(agent)
+        async with open_content_agent(settings_from_env()) as agent:
+            install_stop_handlers(agent)
+            if budget_usd is not None:
+                await LlmJournal(agent.runner.ctx.pool).set_budget(thread_id, budget_usd)
             before = await agent.status(thread_id)
             if before.status == "completed":
                 err.print(f"thread {thread_id} is already completed; nothing to do")
                 return before
             return await agent.resume(thread_id)
 
-    _finish([_execute(go)], as_json)
+    finish([execute(go)], as_json)
 
 
 @app.command()
@@ -195,7 +142,7 @@ def status(
             runs = await agent.runner.ctx.runs.list(limit=1000)
             return [await agent.status(r.thread_id) for r in runs]
 
-    statuses = _execute(go)
+    statuses = execute(go)
     if as_json:
         print_json(statuses[0] if thread_id is not None else statuses)
     else:
@@ -214,16 +161,34 @@ def history(
         async with open_content_agent_for_reading() as agent:
             return await agent.history(thread_id)
 
-    executions = _execute(go)
+    executions = execute(go)
     if as_json:
         print_json(executions)
     else:
         print_history(thread_id, executions)
 
 
-def open_content_agent_for_reading() -> Any:
-    """The content agent without a provider: reading commands make no calls."""
-    return open_content_agent(_settings(), start_provider=False)
+@app.command()
+def events(
+    thread_id: Annotated[str, typer.Argument(help="The thread.")],
+    as_json: JsonOption = False,
+) -> None:
+    """The thread's event log: runs, node attempts, effects, LLM calls, escalations, ..."""
+
+    async def go() -> list[Any]:
+        check_thread_id(thread_id)
+        async with open_content_agent_for_reading() as agent:
+            await agent.status(thread_id)  # unknown thread: a clear error
+            return list(await agent.runner.ctx.events.list(thread_id))
+
+    found = execute(go)
+    if as_json:
+        print_json([event.to_dict() for event in found])
+        return
+    for event in found:
+        where = f" {event.node}" if event.node else ""
+        attempt = f" #{event.attempt}" if event.attempt else ""
+        out.print(f"{event.at.isoformat()[11:23]} {event.kind}{where}{attempt} {event.data or ''}")
 
 
 @db_app.command("setup")
@@ -231,12 +196,12 @@ def db_setup() -> None:
     """Create or upgrade the schema (safe to run from many processes at once)."""
 
     async def go() -> str:
-        async with open_runtime(_settings()) as runtime:
+        async with open_runtime(settings_from_env()) as runtime:
             from checkpointers import redact_dsn
 
             return redact_dsn(runtime.dsn)
 
-    out.print(f"schema ready on {_execute(go)}")
+    out.print(f"schema ready on {execute(go)}")
 
 
 @db_app.command("url")
@@ -244,7 +209,7 @@ def db_url() -> None:
     """Print the database URL in use (password hidden); starts the embedded server if needed."""
     from checkpointers import redact_dsn, resolve_dsn
 
-    settings = _settings()
+    settings = settings_from_env()
     try:
         out.print(redact_dsn(resolve_dsn(settings.database_url, data_dir=settings.data_dir)))
     except DurableAgentError as exc:
@@ -257,7 +222,7 @@ def db_stop() -> None:
     """Stop the embedded Postgres server (its data stays)."""
     from checkpointers import stop_embedded
 
-    stop_embedded(_settings().data_dir)
+    stop_embedded(settings_from_env().data_dir)
     out.print("embedded Postgres stopped")
 
 
@@ -290,6 +255,10 @@ def studio(
     from ..studio import studio_command
 
     raise typer.Exit(studio_command(port, host=host, reload=not no_reload))
+
+
+register_recovery(app)
+register_fleet(app)
 
 
 def main() -> None:

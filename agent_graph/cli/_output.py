@@ -38,6 +38,12 @@ def print_status(status: ThreadStatus) -> None:
     out.print(f"  completed nodes: {len(status.completed_nodes)}")
     if status.error:
         out.print(f"  error: {status.error.get('error_type')}: {status.error.get('message')}")
+    if status.cost and status.cost.get("calls"):
+        cost = status.cost
+        out.print(
+            f"  LLM: {cost['calls']} calls, ${cost['usd']:.4f}"
+            f" (saved ${cost.get('saved_usd', 0):.4f} after crashes)"
+        )
     if isinstance(status.result, dict) and status.result.get("title"):
         out.print(f"  article: {status.result['title']} ({status.result.get('slug')})")
 
@@ -57,5 +63,18 @@ def print_history(thread_id: str, executions: Sequence[NodeExecution]) -> None:
             ex.started_at[11:23],
             f"{ex.duration_ms:.0f}" if ex.duration_ms is not None else "",
             str(error)[:60],
+        )
+    out.print(table)
+
+
+def print_letters(letters: Sequence[Any]) -> None:
+    """A table of dead letters."""
+    table = Table(title="dead letters")
+    for column in ("id", "thread", "node", "kind", "reason", "attempts", "last failure", "state"):
+        table.add_column(column)
+    for x in letters:
+        last = x.last_failure_at.isoformat()[:19] if x.last_failure_at else ""
+        table.add_row(
+            str(x.id), x.thread_id, x.node or "", x.kind, x.reason, str(x.attempts), last, x.state
         )
     out.print(table)

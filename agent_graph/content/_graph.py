@@ -9,8 +9,9 @@ from langgraph.graph import END, START, StateGraph
 from policies import OperationKind
 
 from ._nodes import ContentNodes
+from ._publishing import PublishingNodes, PublishingState
 from ._services import ContentServices
-from ._state import ArticleRequest, ContentState, NoteTask, SectionTask
+from ._state import ArticleRequest, NoteTask, SectionTask
 
 #: Operation kind of each node: selects its retry policy.
 NODE_KINDS: dict[str, OperationKind] = {
@@ -28,7 +29,9 @@ NODE_KINDS: dict[str, OperationKind] = {
     "seo_metadata": "llm",
     "quality_gate": "tool",
     "persist_article": "db",
-    "publish": "http",
+    "upload_assets": "http",
+    "create_post": "http",
+    "set_live": "http",
     "notify": "http",
 }
 
@@ -42,11 +45,15 @@ def build_content_graph(services: ContentServices) -> StateGraph[Any, Any, Any, 
         services: the endpoints the agent talks to.
 
     Returns:
-        A ``StateGraph`` over :class:`ContentState` with input :class:`ArticleRequest`; wrap it
+        A ``StateGraph`` over :class:`PublishingState` (the content state plus the uploaded
+        assets) with input :class:`ArticleRequest`; wrap it
         with :func:`agent_graph.make_durable` and compile it with a durable saver.
     """
     nodes = ContentNodes(services)
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(ContentState, input_schema=ArticleRequest)
+    publishing = PublishingNodes(services)  # also registers the publishing compensations
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(
+        PublishingState, input_schema=ArticleRequest
+    )
     builder.add_node("plan_queries", nodes.plan_queries)
     builder.add_node("search", nodes.search)
     builder.add_node("select_sources", nodes.select_sources)
@@ -61,8 +68,10 @@ def build_content_graph(services: ContentServices) -> StateGraph[Any, Any, Any, 
     builder.add_node("seo_metadata", nodes.seo_metadata)
     builder.add_node("quality_gate", nodes.quality_gate)
     builder.add_node("persist_article", nodes.persist_article)
-    builder.add_node("publish", nodes.publish)
-    builder.add_node("notify", nodes.notify)
+    builder.add_node("upload_assets", publishing.upload_assets)
+    builder.add_node("create_post", publishing.create_post)
+    builder.add_node("set_live", publishing.set_live)
+    builder.add_node("notify", publishing.notify)
 
     builder.add_edge(START, "plan_queries")
     builder.add_edge("plan_queries", "search")
@@ -82,7 +91,9 @@ def build_content_graph(services: ContentServices) -> StateGraph[Any, Any, Any, 
     builder.add_conditional_edges(
         "quality_gate", nodes.after_quality_gate, ["edit", "persist_article"]
     )
-    builder.add_edge("persist_article", "publish")
-    builder.add_edge("publish", "notify")
+    builder.add_edge("persist_article", "upload_assets")
+    builder.add_edge("upload_assets", "create_post")
+    builder.add_edge("create_post", "set_live")
+    builder.add_edge("set_live", "notify")
     builder.add_edge("notify", END)
     return builder

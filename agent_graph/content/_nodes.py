@@ -11,7 +11,7 @@ from langgraph.types import Send
 from checkpointers import ArticleStore
 
 from .._errors import ConfigurationError
-from ..runtime import durable_context, side_effect
+from ..runtime import durable_context
 from ._services import ContentServices
 from ._state import (
     Article,
@@ -20,7 +20,6 @@ from ._state import (
     Note,
     NoteTask,
     Outline,
-    Publication,
     QualityReport,
     SearchPlan,
     Section,
@@ -231,38 +230,3 @@ class ContentNodes:
             {"meta_description": article.meta_description, "keywords": article.keywords},
         )
         return {"article": article}
-
-    async def publish(self, state: ContentState, config: RunnableConfig) -> dict[str, Any]:
-        article = state.article
-        assert article is not None
-        thread_id = str(config.get("configurable", {}).get("thread_id", ""))
-
-        async def create(key: str) -> dict[str, Any]:
-            payload = {"slug": article.slug, "title": article.title, "markdown": article.markdown}
-            return await self.services.cms_post("/cms/posts", payload, key)
-
-        post = await side_effect("create_post", config, create, key=f"{thread_id}:post")
-        post_id = str(post["post_id"])
-
-        async def go_live(key: str) -> dict[str, Any]:
-            return await self.services.cms_post(f"/cms/posts/{post_id}/publish", {}, key)
-
-        live = await side_effect("publish", config, go_live, key=f"{thread_id}:publish")
-        status = str(live.get("status", "live"))
-        return {"publication": Publication(post_id=post_id, slug=article.slug, status=status)}
-
-    async def notify(self, state: ContentState, config: RunnableConfig) -> dict[str, Any]:
-        assert state.article is not None
-        thread_id = str(config.get("configurable", {}).get("thread_id", ""))
-        article = state.article
-
-        async def send(key: str) -> dict[str, Any]:
-            payload = {
-                "channel": "subscribers",
-                "slug": article.slug,
-                "text": f"New article: {article.title}",
-            }
-            return await self.services.cms_post("/notify", payload, key)
-
-        await side_effect("notify", config, send, key=f"{thread_id}:notify")
-        return {"notified": True}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
@@ -14,6 +14,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
 from .._errors import ConfigurationError
+from ..llm import JournaledChatOpenAI, PriceTable
 from ._state import Page, Source
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,12 +33,14 @@ class LlmSettings:
         base_url: OpenAI-compatible endpoint (``None``: OpenAI itself).
         api_key: the key; never written to state, events or logs.
         timeout: seconds before a request is abandoned (the retry policy then decides).
+        prices: dollars per million tokens per model, for cost accounting and budgets.
     """
 
     model: str
     base_url: str | None
     api_key: SecretStr
     timeout: float = 60.0
+    prices: PriceTable = field(default_factory=PriceTable.standard)
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,18 @@ class ContentServices:
             )
 
     def chat_model(self) -> ChatOpenAI:
-        """A ``ChatOpenAI`` client with the SDK's own retries off (our policies retry)."""
-        return ChatOpenAI(
+        """A ``ChatOpenAI`` client with the SDK's own retries off (our policies retry).
+
+        It is a :class:`~agent_graph.llm.JournaledChatOpenAI`: inside durable nodes its answers
+        are journaled, priced and checked against the thread's budget.
+        """
+        return JournaledChatOpenAI(
             model=self.llm.model,
             base_url=self.llm.base_url,
             api_key=self.llm.api_key,
             max_retries=0,
             timeout=self.llm.timeout,
+            prices=self.llm.prices,
         )
 
     async def ask(self, system: str, prompt: str, config: RunnableConfig) -> str:

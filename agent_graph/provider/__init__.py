@@ -19,7 +19,8 @@ Run it with ``python -m agent_graph.provider --port 8765``, or in tests with
 delivered completions), ``searches``/``page_fetches`` (received) and their ``_ok`` twins (answered
 200), and per slug: ``publishes`` (publish requests that reached the CMS, replays included),
 ``live`` and ``posts`` and ``assets`` (existing now), ``notifications`` (sent, replays excluded),
-``retractions``; ``faults_injected`` per ``target:kind``. A faulted request never reaches the CMS.
+``retractions``, ``post_deletes`` and ``asset_deletes`` (delete requests, replays included);
+``faults_injected`` per ``target:kind``. A faulted request never reaches the CMS.
 """
 
 from agent_graph.provider._app import create_app

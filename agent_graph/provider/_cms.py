@@ -55,6 +55,9 @@ class CmsStore:
     publishes: Counter[str] = field(default_factory=Counter)
     notified: Counter[str] = field(default_factory=Counter)
     retractions: Counter[str] = field(default_factory=Counter)
+    post_deletes: Counter[str] = field(default_factory=Counter)
+    asset_deletes: Counter[str] = field(default_factory=Counter)
+    _slugs: dict[str, str] = field(default_factory=dict)
     _replies: dict[tuple[str, str, str], tuple[str, int, dict[str, Any]]] = field(
         default_factory=dict
     )
@@ -62,9 +65,10 @@ class CmsStore:
 
     def clear(self) -> None:
         """Forget every asset, post, notification, idempotency key and counter."""
-        for store in (self.posts, self.assets, self.notifications, self._replies):
+        for store in (self.posts, self.assets, self.notifications, self._replies, self._slugs):
             store.clear()
-        for counter in (self.publishes, self.notified, self.retractions):
+        counters = (self.publishes, self.notified, self.retractions)
+        for counter in (*counters, self.post_deletes, self.asset_deletes):
             counter.clear()
         self._next_id = 0
 
@@ -84,7 +88,13 @@ class CmsStore:
             "assets": dict(Counter(a["slug"] for a in self.assets.values())),
             "notifications": dict(self.notified),
             "retractions": dict(self.retractions),
+            "post_deletes": dict(self.post_deletes),
+            "asset_deletes": dict(self.asset_deletes),
         }
+
+    def slug_of(self, ident: str) -> str | None:
+        """The slug of an asset, post or notification ever created (deleted ones included)."""
+        return self._slugs.get(ident)
 
     # -- idempotent dispatch -------------------------------------------------------------------
 
@@ -123,7 +133,7 @@ class CmsStore:
 
     # -- assets ---------------------------------------------------------------------------------
 
-    def create_asset(self, body: dict[str, Any]) -> Result:
+    def create_asset(self, body: dict[str, Any], key: str | None = None) -> Result:
         slug = _field(body, "slug", str)
         name = _field(body, "name", str)
         content_type = _field(body, "content_type", str)
@@ -137,7 +147,9 @@ class CmsStore:
             "name": name,
             "content_type": content_type,
             "size": len(data),
+            "idempotency_key": key,
         }
+        self._slugs[asset_id] = slug
         return 201, {"asset_id": asset_id, "slug": slug, "name": name}
 
     def delete_asset(self, asset_id: str) -> Result:
@@ -169,6 +181,7 @@ class CmsStore:
             "status": "draft",
             "idempotency_key": key,
         }
+        self._slugs[post_id] = slug
         return 201, {"post_id": post_id, "slug": slug, "status": "draft"}
 
     def post(self, post_id: str) -> dict[str, Any]:
@@ -190,7 +203,7 @@ class CmsStore:
 
     # -- notifications --------------------------------------------------------------------------
 
-    def notify(self, body: dict[str, Any]) -> Result:
+    def notify(self, body: dict[str, Any], key: str | None = None) -> Result:
         channel = _field(body, "channel", str)
         slug = _field(body, "slug", str)
         text = _field(body, "text", str)
@@ -201,7 +214,9 @@ class CmsStore:
             "slug": slug,
             "text": text,
             "retracted": False,
+            "idempotency_key": key,
         }
+        self._slugs[notification_id] = slug
         self.notified[slug] += 1
         return 201, {"notification_id": notification_id}
 
@@ -219,6 +234,17 @@ def _invalid(exc: _Invalid) -> JSONResponse:
     return error_response(exc.status, exc.message, "invalid_request_error", exc.code, exc.param)
 
 
+def _matching(items: dict[str, dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+    """The items whose ``slug`` and ``idempotency_key`` match the query's, when given."""
+    slug = request.query_params.get("slug")
+    key = request.query_params.get("idempotency_key")
+    return [
+        item
+        for item in items.values()
+        if slug in (None, item["slug"]) and key in (None, item["idempotency_key"])
+    ]
+
+
 def _listing(items: list[dict[str, Any]], name: str) -> JSONResponse:
     return JSONResponse({name: items})
 
@@ -227,15 +253,17 @@ def routes(store: CmsStore) -> list[tuple[str, str, Handler]]:
     """Return (method, path, handler) for every CMS and notify endpoint."""
 
     def create_asset(request: Request, raw: bytes) -> Response:
-        return store.run(request, raw, store.create_asset)
+        key = request.headers.get("idempotency-key")
+        return store.run(request, raw, lambda body: store.create_asset(body, key))
 
     def list_assets(request: Request, raw: bytes) -> Response:
-        slug = request.query_params.get("slug")
-        found = [a for a in store.assets.values() if slug is None or a["slug"] == slug]
-        return _listing(found, "assets")
+        return _listing(_matching(store.assets, request), "assets")
 
     def delete_asset(request: Request, raw: bytes) -> Response:
         asset_id = request.path_params["asset_id"]
+        slug = store.slug_of(asset_id)
+        if slug is not None:
+            store.asset_deletes[slug] += 1  # every delete request counts, replays included
         return store.run(request, raw, lambda _: store.delete_asset(asset_id))
 
     def create_post(request: Request, raw: bytes) -> Response:
@@ -243,14 +271,7 @@ def routes(store: CmsStore) -> list[tuple[str, str, Handler]]:
         return store.run(request, raw, lambda body: store.create_post(body, key))
 
     def list_posts(request: Request, raw: bytes) -> Response:
-        slug = request.query_params.get("slug")
-        key = request.query_params.get("idempotency_key")
-        found = [
-            p
-            for p in store.posts.values()
-            if (slug is None or p["slug"] == slug) and (key is None or p["idempotency_key"] == key)
-        ]
-        return _listing(found, "posts")
+        return _listing(_matching(store.posts, request), "posts")
 
     def get_post(request: Request, raw: bytes) -> Response:
         try:
@@ -271,15 +292,17 @@ def routes(store: CmsStore) -> list[tuple[str, str, Handler]]:
 
     def delete_post(request: Request, raw: bytes) -> Response:
         post_id = request.path_params["post_id"]
+        slug = store.slug_of(post_id)
+        if slug is not None:
+            store.post_deletes[slug] += 1  # every delete request counts, replays included
         return store.run(request, raw, lambda _: store.delete_post(post_id))
 
     def notify(request: Request, raw: bytes) -> Response:
-        return store.run(request, raw, store.notify)
+        key = request.headers.get("idempotency-key")
+        return store.run(request, raw, lambda body: store.notify(body, key))
 
     def list_notifications(request: Request, raw: bytes) -> Response:
-        slug = request.query_params.get("slug")
-        found = [n for n in store.notifications.values() if slug is None or n["slug"] == slug]
-        return _listing(found, "notifications")
+        return _listing(_matching(store.notifications, request), "notifications")
 
     def retract(request: Request, raw: bytes) -> Response:
         notification_id = request.path_params["notification_id"]

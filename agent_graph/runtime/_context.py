@@ -7,6 +7,7 @@ saver gets event logging, failpoints and stop requests wherever it runs: in the 
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import threading
@@ -16,7 +17,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from checkpointers import AsyncPool, EventLog, NewEvent, RunRegistry
-from policies import Classifier, Policies
+from policies import Budget, Classifier, Policies
 
 from ._failpoints import Failpoints
 
@@ -57,6 +58,8 @@ class DurableContext:
         failpoints: chaos-testing rules (none by default).
         policies: retry policies per operation kind and node.
         classifier: decides whether a node's exception is retryable, fatal or to escalate.
+        budget: limits across restarts (``max_recoveries``: crashes of one node task before
+            its thread is dead-lettered).
     """
 
     pool: AsyncPool
@@ -64,6 +67,7 @@ class DurableContext:
     failpoints: Failpoints = field(default_factory=Failpoints)
     policies: Policies = field(default_factory=Policies.default)
     classifier: Classifier = field(default_factory=Classifier.default)
+    budget: Budget = field(default_factory=Budget)
     events: EventLog = field(init=False)
     runs: RunRegistry = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -123,3 +127,36 @@ class NodeRun:
             task_id=task_id,
             step=int(step) if isinstance(step, int) else None,
         )
+
+
+@dataclass(frozen=True)
+class NodeScope:
+    """The node execution the current coroutine belongs to (set by the durable wrapper).
+
+    Code running inside a durable node (an LLM client, a side-effect helper) reads it with
+    :func:`current_scope` to find the thread, node, task, attempt and the durable context.
+    """
+
+    ctx: DurableContext
+    run: NodeRun
+    attempt: int
+
+
+_SCOPE: contextvars.ContextVar[NodeScope | None] = contextvars.ContextVar(
+    "agent_graph_node_scope", default=None
+)
+
+
+def current_scope() -> NodeScope | None:
+    """The :class:`NodeScope` of the durable node running this code, if any."""
+    return _SCOPE.get()
+
+
+def enter_scope(scope: NodeScope) -> contextvars.Token[NodeScope | None]:
+    """Make ``scope`` current; give the token to :func:`exit_scope` afterwards."""
+    return _SCOPE.set(scope)
+
+
+def exit_scope(token: contextvars.Token[NodeScope | None]) -> None:
+    """Restore the scope that was current before :func:`enter_scope`."""
+    _SCOPE.reset(token)

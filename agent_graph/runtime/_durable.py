@@ -7,17 +7,38 @@ import logging
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
-from langgraph.errors import GraphBubbleUp
+from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.graph import StateGraph
+from langgraph.types import interrupt
 
-from checkpointers import NewEvent
-from policies import OperationKind, decide
+from checkpointers import AttemptStart, NewEvent
+from policies import Classification, OperationKind, check_budget, decide
 
 from .._errors import StopRequested
-from ._context import DurableContext, NodeRun, durable_context
+from ._context import (
+    DurableContext,
+    NodeRun,
+    NodeScope,
+    durable_context,
+    enter_scope,
+    exit_scope,
+)
+from ._failure import (
+    PATCH_KEY,
+    Answer,
+    FailureReport,
+    NodeDeadLettered,
+    apply_patch,
+    has_answer,
+    parse_answer,
+    question,
+    with_patch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,18 +107,39 @@ async def _run_node(
 ) -> Any:
     """One node execution: attempts under the retry policy, each recorded in the event log."""
     policy = ctx.policies.for_node(run.node, kind)
+    patch = (config.get("configurable", {}).get(PATCH_KEY) or {}).get(run.node)
+    state = apply_patch(state, patch)
+    asked = 0
+    if has_answer(config) and await _escalation_pending(ctx, run):
+        # resumed with a person's answer to this node's escalation: act on it first, even if
+        # the cause went away meanwhile (an abort stays an abort, a patch is applied)
+        answer = await _ask(ctx, run, None, asked)
+        asked += 1
+        if answer.action == "abort" and await _redriven_after_abort(ctx, run):
+            # LangGraph keeps handing this task the "abort" it was given; the person has since
+            # redriven the dead letter, so that answer is spent: run the node afresh
+            answer = Answer(action="retry")
+        if answer.action == "abort":
+            raise NodeDeadLettered(await _aborted(ctx, run))
+        if answer.action == "skip":
+            return with_patch({}, answer.patch)
+        patch = {**(patch or {}), **(answer.patch or {})} or None
+        state = apply_patch(state, answer.patch)
     while True:
         if ctx.stop_requested:
             raise StopRequested(f"stop requested before node {run.node!r}")
-        ctx.failpoints.hit(f"node:{run.node}:start")
         start = await ctx.events.start_attempt(
             run.thread_id, run.node, run.task_id or "", owner=ctx.owner, data={"step": run.step}
         )
+        if check_budget(ctx.budget, recoveries=start.crashed) is not None:
+            await _crash_loop(ctx, run, start)
+        ctx.failpoints.hit(f"node:{run.node}:start")
         if start.failed and start.last_failed_at and start.last_delay:
             # a backoff cut short by a crash is served in full after the restart
             waited = (start.at - start.last_failed_at).total_seconds()
             await _sleep(ctx, run, start.last_delay - waited)
         began = time.monotonic()
+        token = enter_scope(NodeScope(ctx, run, start.attempt))
         try:
             result = await inner.ainvoke(state, config)
         except GraphBubbleUp:
@@ -140,10 +182,33 @@ async def _run_node(
                     "reason": classification.reason,
                 },
             )
-            if decision.action != "retry":
-                raise
-            await _sleep(ctx, run, decision.delay)
+            if decision.action == "retry":
+                ctx.failpoints.hit(f"node:{run.node}:backoff")
+                await _sleep(ctx, run, decision.delay)
+                continue
+            report = FailureReport(
+                node=run.node,
+                task_id=run.task_id,
+                kind=classification.kind if decision.action == "escalate" else "fatal",
+                classification=classification,
+                attempts=start.attempt,
+                first_failure_at=start.first_started_at,
+                last_failure_at=datetime.now(UTC),
+                extra={"why": decision.why},
+            )
+            if decision.action != "escalate":
+                raise NodeDeadLettered(report) from exc
+            answer = await _ask(ctx, run, classification, asked)
+            asked += 1
+            if answer.action == "abort":
+                raise NodeDeadLettered(replace(report, kind="aborted")) from exc
+            if answer.action == "skip":
+                return with_patch({}, answer.patch)
+            patch = {**(patch or {}), **(answer.patch or {})} or None
+            state = apply_patch(state, answer.patch)
             continue
+        finally:
+            exit_scope(token)
         ctx.failpoints.hit(f"node:{run.node}:end")
         completed = NewEvent(
             run.thread_id,
@@ -159,7 +224,115 @@ async def _run_node(
             ctx.defer_event(run.task_id, completed)
         else:
             await ctx.events.append_many([completed])
-        return result
+        return with_patch(result, patch)
+
+
+async def _ask(
+    ctx: DurableContext, run: NodeRun, classification: Classification | None, index: int
+) -> Answer:
+    """Pause the thread with a question; when it is resumed with an answer, return it.
+
+    LangGraph re-runs the node from its start on resume and hands the n-th ``interrupt`` of the
+    task the n-th answer, so the question is asked again at the same point and returns.
+    """
+    payload = question(run.node, run.thread_id, classification)
+    while True:
+        try:
+            value = interrupt(payload)
+        except GraphInterrupt:
+            await ctx.events.append(
+                run.thread_id,
+                "escalated",
+                node=run.node,
+                task_id=run.task_id,
+                owner=ctx.owner,
+                data={
+                    "question": payload["question"],
+                    "index": index,
+                    "classification": payload["classification"],
+                },
+            )
+            raise
+        answer = parse_answer(value)
+        if answer is not None:
+            await ctx.events.append(
+                run.thread_id,
+                "escalation_resolved",
+                node=run.node,
+                task_id=run.task_id,
+                owner=ctx.owner,
+                data=answer.model_dump(),
+            )
+            return answer
+
+
+async def _escalation_pending(ctx: DurableContext, run: NodeRun) -> bool:
+    """Whether this task's last escalation awaits its answer (else a resume value is the node's
+    own ``interrupt``'s, not ours)."""
+    events = await ctx.events.list(run.thread_id, kinds=["escalated", "escalation_resolved"])
+    return any(e.kind == "escalated" and e.task_id == run.task_id for e in events)
+
+
+async def _redriven_after_abort(ctx: DurableContext, run: NodeRun) -> bool:
+    events = await ctx.events.list(run.thread_id, kinds=["escalation_resolved", "run_redriven"])
+    aborts = [
+        e.id
+        for e in events
+        if e.kind == "escalation_resolved"
+        and e.task_id == run.task_id
+        and e.data.get("action") == "abort"
+    ]
+    return bool(aborts) and any(e.kind == "run_redriven" and e.id > aborts[0] for e in events)
+
+
+async def _aborted(ctx: DurableContext, run: NodeRun) -> FailureReport:
+    """The failure report of an escalation a person answered with ``abort``."""
+    escalations = await ctx.events.list(run.thread_id, kinds=["escalated"])
+    mine = [e for e in escalations if e.task_id == run.task_id]
+    known = mine[-1].data.get("classification") if mine else None
+    classification = (
+        Classification.from_dict(known)
+        if isinstance(known, dict)
+        else Classification(kind="escalate", reason="aborted", error_type="", message="")
+    )
+    return FailureReport(
+        node=run.node,
+        task_id=run.task_id,
+        kind="aborted",
+        classification=classification,
+        attempts=len(mine),
+        first_failure_at=mine[0].at if mine else None,
+        last_failure_at=datetime.now(UTC),
+    )
+
+
+async def _crash_loop(ctx: DurableContext, run: NodeRun, start: AttemptStart) -> None:
+    classification = Classification(
+        kind="fatal",
+        reason="crash_loop",
+        error_type="ProcessCrash",
+        message=f"the process died {start.crashed} times running this node",
+    )
+    await ctx.events.append(
+        run.thread_id,
+        "node_failed",
+        node=run.node,
+        task_id=run.task_id,
+        attempt=start.attempt,
+        owner=ctx.owner,
+        data={**classification.to_dict(), "action": "dead_letter", "delay": 0.0},
+    )
+    raise NodeDeadLettered(
+        FailureReport(
+            node=run.node,
+            task_id=run.task_id,
+            kind="crash_loop",
+            classification=classification,
+            attempts=start.attempt,
+            first_failure_at=start.first_started_at,
+            last_failure_at=start.at,
+        )
+    )
 
 
 async def _sleep(ctx: DurableContext, run: NodeRun, seconds: float) -> None:

@@ -2,7 +2,8 @@
 
 A failpoint spec is a comma- or semicolon-separated list of ``POINT=ACTION`` rules, read from the
 ``AGENT_GRAPH_FAILPOINTS`` environment variable by the CLI. Points are
-``node:NAME:start``, ``node:NAME:end``, ``llm:NODE:response``, ``effect:NAME:before``,
+``node:NAME:start``, ``node:NAME:end``, ``node:NAME:backoff`` (a failed attempt is recorded and
+the backoff is about to start), ``llm:NODE:response``, ``effect:NAME:before``,
 ``effect:NAME:after``, ``checkpoint:put`` and ``checkpoint:put_writes``; any segment may be ``*``.
 Actions are ``kill`` (SIGKILL this process), ``exit`` (``os._exit(70)``) and ``raise`` (raise
 :class:`FailpointError`). An action may carry ``@N`` (fire on the N-th hit only) or ``%P`` (fire

@@ -9,8 +9,26 @@ from pydantic import BaseModel, Field
 from checkpointers import EventRecord
 
 ThreadState = Literal[
-    "completed", "incomplete", "running", "failed", "waiting_for_human", "dead_lettered"
+    "completed",
+    "incomplete",
+    "running",
+    "failed",
+    "waiting_for_human",
+    "dead_lettered",
+    "compensating",
+    "compensated",
+    "discarded",
+    "budget_exceeded",
 ]
+#: Statuses the run registry decides (the checkpoint alone cannot tell them).
+REGISTRY_STATES = (
+    "failed",
+    "dead_lettered",
+    "compensating",
+    "compensated",
+    "discarded",
+    "budget_exceeded",
+)
 
 
 class ThreadStatus(BaseModel):
@@ -26,6 +44,14 @@ class ThreadStatus(BaseModel):
     recoveries: int = 0
     checkpoint_id: str | None = None
     updated_at: str | None = None
+    question: dict[str, Any] | None = Field(
+        default=None, description="The escalation's question, when waiting for a human."
+    )
+    cost: dict[str, Any] | None = Field(
+        default=None,
+        description="LLM spend: usd, prompt_tokens, completion_tokens, calls, replayed_calls, "
+        "saved_usd (paid before a crash and not paid again), per_node.",
+    )
 
 
 class NodeExecution(BaseModel):

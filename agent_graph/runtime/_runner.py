@@ -16,11 +16,24 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
+from checkpointers import DeadLetterStore, thread_cost
 from policies import redact
 
-from .._errors import InvalidThreadId, StopRequested, ThreadBusy, ThreadNotFound, ThreadUnfinished
+from .._errors import (
+    InvalidThreadId,
+    StopRequested,
+    ThreadBusy,
+    ThreadCompensated,
+    ThreadNotFound,
+    ThreadUnfinished,
+)
+from ..llm._budget import BudgetExceeded
 from ._context import DurableContext, owner_is_alive
-from ._records import NodeExecution, ThreadStatus, node_executions
+from ._dead_letters import record_dead_letter
+from ._failure import PATCH_KEY, FailureReport, NodeDeadLettered
+from ._operations import HumanOperations
+from ._records import REGISTRY_STATES, NodeExecution, ThreadStatus, node_executions
+from ._saga import CompensationFailed, compensate
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +70,7 @@ class _LlmFailpoints(AsyncCallbackHandler):
         self.ctx.failpoints.hit(f"llm:{node}:response")
 
 
-class Runner:
+class Runner(HumanOperations):
     """Drives threads of one compiled durable graph.
 
     Args:
@@ -74,13 +87,14 @@ class Runner:
         *,
         graph_name: str,
         result_of: Callable[[Mapping[str, Any]], Any] | None = None,
-        heartbeat_seconds: float = 5.0,
+        heartbeat_seconds: float | None = 5.0,
     ) -> None:
         self.graph = graph
         self.ctx = ctx
         self.graph_name = graph_name
         self.result_of = result_of or _jsonable_values
         self.heartbeat_seconds = heartbeat_seconds
+        self.dead_letters = DeadLetterStore(ctx.pool)
 
     @staticmethod
     def config(thread_id: str) -> RunnableConfig:
@@ -123,8 +137,23 @@ class Runner:
         snapshot = await self.graph.aget_state(self.config(thread_id))
         if snapshot.created_at is None:
             raise ThreadNotFound(thread_id)
+        run = await self.ctx.runs.get(thread_id)
         if not snapshot.next and not snapshot.tasks:
+            if run is not None and run.status == "running" and not self._alive(run.owner):
+                # its process died after the last checkpoint, before recording the end
+                await self._finish(thread_id, "completed", "run_completed")
             return await self.status(thread_id)
+        if run is not None and run.status == "compensating":
+            # killed while rolling back: finish the rollback, nothing else
+            await self._compensate(thread_id, run.error)
+            return await self.status(thread_id)
+        if run is not None and run.status == "compensated":
+            raise ThreadCompensated(thread_id)
+        if run is not None and run.status == "dead_lettered":
+            # resuming a dead-lettered thread is a redrive: its letter is closed
+            letters = [x for x in await self.dead_letters.list() if x.thread_id == thread_id]
+            if letters:
+                return await self.redrive(letters[-1].id, on_step=on_step)
         return await self._drive(thread_id, None, "run_resumed", on_step)
 
     async def status(self, thread_id: str) -> ThreadStatus:
@@ -144,10 +173,10 @@ class Runner:
         status: str
         if snapshot.created_at is not None and not snapshot.next and not snapshot.tasks:
             status = "completed"
+        elif run is not None and run.status in REGISTRY_STATES:
+            status = run.status
         elif interrupts:
             status = "waiting_for_human"
-        elif run is not None and run.status in ("failed", "dead_lettered"):
-            status = run.status
         elif run is not None and run.status == "running" and self._alive(run.owner):
             status = "running"
         else:
@@ -164,6 +193,8 @@ class Runner:
             recoveries=run.recoveries if run is not None else 0,
             checkpoint_id=checkpoint.get("checkpoint_id"),
             updated_at=snapshot.created_at,
+            question=interrupts[0].value if interrupts else None,
+            cost=(await thread_cost(self.ctx.pool, thread_id)).to_dict(),
         )
 
     async def history(self, thread_id: str) -> list[NodeExecution]:
@@ -191,6 +222,9 @@ class Runner:
         graph_input: Any,
         event_kind: str,
         on_step: ProgressCallback | None,
+        *,
+        patches: dict[str, dict[str, Any]] | None = None,
+        data: dict[str, Any] | None = None,
     ) -> ThreadStatus:
         run = await self.ctx.runs.get(thread_id)
         if (
@@ -201,13 +235,15 @@ class Runner:
         ):
             raise ThreadBusy(thread_id, run.owner or "another process")
         previous = await self.ctx.runs.claim(thread_id, self.ctx.owner)
-        data: dict[str, Any] = {"graph": self.graph_name}
+        data = {"graph": self.graph_name, **(data or {})}
         if previous is not None and previous.status == "running" and event_kind == "run_resumed":
             data["recovered_from"] = previous.owner
             data["recoveries"] = await self.ctx.runs.increment_recoveries(thread_id)
         await self.ctx.events.append(thread_id, event_kind, owner=self.ctx.owner, data=data)
         config = self.config(thread_id)
         config["callbacks"] = [_LlmFailpoints(self.ctx)]
+        if patches:
+            config["configurable"][PATCH_KEY] = patches
         try:
             async with self._heartbeat(thread_id):
                 async for chunk in self.graph.astream(
@@ -217,31 +253,90 @@ class Runner:
                         for node in chunk:
                             on_step(thread_id, node)
         except StopRequested:
-            await self.ctx.runs.set_status(thread_id, "incomplete", owner=self.ctx.owner)
-            await self.ctx.events.append(thread_id, "run_stopped", owner=self.ctx.owner)
-            return await self.status(thread_id)
+            await self._finish(thread_id, "incomplete", "run_stopped")
+        except NodeDeadLettered as failure:
+            await self._dead_letter(thread_id, failure.report)
+        except BudgetExceeded as over:
+            paused = {
+                "reason": "budget_exceeded",
+                "node": over.node,
+                "spent_usd": over.spent,
+                "budget_usd": over.budget,
+                "needed_usd": over.needed,
+            }
+            await self._finish(thread_id, "budget_exceeded", "run_paused", paused)
         except Exception as exc:
             error = {"error_type": type(exc).__name__, "message": redact(str(exc))[:500]}
-            await self.ctx.runs.set_status(thread_id, "failed", error=error, owner=self.ctx.owner)
-            await self.ctx.events.append(thread_id, "run_failed", owner=self.ctx.owner, data=error)
+            await self._finish(thread_id, "failed", "run_failed", error)
             logger.warning(
                 "thread %s failed: %s", thread_id, error["message"], extra={"thread_id": thread_id}
             )
-            return await self.status(thread_id)
-        snapshot = await self.graph.aget_state(config)
-        final = "completed" if not snapshot.next and not snapshot.tasks else "incomplete"
-        await self.ctx.runs.set_status(thread_id, final, owner=self.ctx.owner)
-        if final == "completed":
-            await self.ctx.events.append(thread_id, "run_completed", owner=self.ctx.owner)
+        else:
+            snapshot = await self.graph.aget_state(self.config(thread_id))
+            if not snapshot.next and not snapshot.tasks:
+                await self._finish(thread_id, "completed", "run_completed")
+            elif any(task.interrupts for task in snapshot.tasks):
+                await self._finish(thread_id, "waiting_for_human", "run_paused")
+            else:
+                await self._finish(thread_id, "incomplete", "run_stopped")
         return await self.status(thread_id)
+
+    async def _finish(
+        self, thread_id: str, status: str, event: str, error: dict[str, Any] | None = None
+    ) -> None:
+        await self.ctx.runs.set_status(thread_id, status, error=error, owner=self.ctx.owner)
+        await self.ctx.events.append(thread_id, event, owner=self.ctx.owner, data=error)
+
+    async def dead_letter(self, thread_id: str, report: FailureReport) -> None:
+        """Put a thread in the dead-letter queue (and compensate its side effects).
+
+        For failures found outside a node, e.g. a worker fleet that sees a thread crash its
+        workers again and again.
+        """
+        await self._dead_letter(thread_id, report)
+
+    async def _dead_letter(self, thread_id: str, report: FailureReport) -> None:
+        snapshot = await self.graph.aget_state(self.config(thread_id))
+        checkpoint_id = (snapshot.config or {}).get("configurable", {}).get("checkpoint_id")
+        letter = await record_dead_letter(
+            self.ctx, thread_id, report, graph=self.graph_name, checkpoint_id=checkpoint_id
+        )
+        error = {**report.classification.to_dict(), "dead_letter_id": letter.id}
+        await self._finish(thread_id, "dead_lettered", "dead_lettered", error)
+        await self._compensate(thread_id, error)
+
+    async def _compensate(self, thread_id: str, error: dict[str, Any] | None) -> None:
+        """Undo the thread's recorded side effects, newest first (a saga's rollback)."""
+        run = await self.ctx.runs.get(thread_id)
+        resuming = run is not None and run.status == "compensating"
+        await self.ctx.runs.set_status(thread_id, "compensating", error=error)
+        try:
+            undone = await compensate(self.ctx, thread_id)
+        except CompensationFailed as exc:
+            failure = {"error_type": "CompensationFailed", "message": redact(str(exc))[:500]}
+            await self._finish(thread_id, "failed", "compensation_failed", failure)
+            return
+        if not undone and not resuming:
+            await self.ctx.runs.set_status(thread_id, "dead_lettered", error=error)
+            return
+        letter_id = (error or {}).get("dead_letter_id")
+        if isinstance(letter_id, int):
+            await self.dead_letters.close(letter_id, "compensated")
+        await self.ctx.runs.set_status(thread_id, "compensated", error=error)
+        await self.ctx.events.append(
+            thread_id, "thread_compensated", owner=self.ctx.owner, data={"undone": undone}
+        )
 
     @contextlib.asynccontextmanager
     async def _heartbeat(self, thread_id: str) -> AsyncIterator[None]:
         async def beat() -> None:
             while True:
-                await asyncio.sleep(self.heartbeat_seconds)
+                await asyncio.sleep(self.heartbeat_seconds or 0)
                 await self.ctx.runs.heartbeat(self.ctx.owner, [thread_id])
 
+        if self.heartbeat_seconds is None:  # someone else beats (e.g. a fleet worker)
+            yield
+            return
         task = asyncio.create_task(beat())
         try:
             yield

@@ -133,26 +133,3 @@ WHERE slug = %(slug)s
 
 -- name: count_articles
 SELECT count(*) AS n FROM agent_graph_articles
-
--- name: start_attempt
--- Records that a node task starts an attempt and returns what earlier attempts of the same task
--- left behind (across processes and restarts), in one round trip.
-WITH prior AS (
-    SELECT count(*) FILTER (WHERE kind = 'node_started') AS started,
-           count(*) FILTER (WHERE kind = 'node_failed') AS failed,
-           min(at) FILTER (WHERE kind = 'node_started') AS first_started_at,
-           max(at) FILTER (WHERE kind = 'node_failed') AS last_failed_at,
-           (array_agg((data ->> 'delay')::float8 ORDER BY id DESC)
-               FILTER (WHERE kind = 'node_failed'))[1] AS last_delay
-    FROM agent_graph_events
-    WHERE thread_id = %(thread_id)s AND task_id = %(task_id)s
-), started AS (
-    INSERT INTO agent_graph_events (thread_id, kind, node, task_id, attempt, owner, data)
-    SELECT %(thread_id)s, 'node_started', %(node)s, %(task_id)s, prior.started + 1, %(owner)s,
-           %(data)s
-    FROM prior
-    RETURNING attempt, at
-)
-SELECT prior.started, prior.failed, prior.first_started_at, prior.last_failed_at,
-       prior.last_delay, started.attempt, started.at
-FROM prior, started

@@ -44,7 +44,7 @@ def baseline(cli: Cli) -> dict[str, Any]:
         ("node:fact_check:start=kill", "fact_check"),
         ("node:draft_section:start=kill@3", "draft_section"),
         ("llm:take_notes:response=kill@2", "take_notes"),
-        ("node:publish:start=kill", "publish"),
+        ("node:set_live:start=kill", "set_live"),
         ("checkpoint:put=kill@9", None),
     ],
 )

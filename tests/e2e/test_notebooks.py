@@ -13,7 +13,15 @@ from nbclient.exceptions import CellExecutionError
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
-@pytest.mark.parametrize("name", ["01_quickstart.ipynb", "04_your_own_graph.ipynb"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "01_quickstart.ipynb",
+        "02_failure_policies.ipynb",
+        "03_inspect_and_replay.ipynb",
+        "04_your_own_graph.ipynb",
+    ],
+)
 def test_notebook_runs_without_error(name: str, database_url: str) -> None:
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_GRAPH_")}

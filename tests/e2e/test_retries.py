@@ -52,7 +52,7 @@ def test_quota_exhausted_fails_on_the_first_attempt(database_url: str) -> None:
         proc = cli.run("run", "solar panels")
         assert proc.returncode == 1
         status = cli.json("status", "solar-panels")
-        assert status["status"] == "failed"
+        assert status["status"] == "dead_lettered"
         assert status["next"] == ["outline"]
         failed = [h for h in cli.json("history", "solar-panels") if h["status"] == "failed"]
         assert [(h["node"], h["attempt"], h["error"]["reason"]) for h in failed] == [

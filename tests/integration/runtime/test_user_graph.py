@@ -74,7 +74,7 @@ async def test_user_rules_decide_retry_or_stop(database_url: str, kind: str, fai
         assert counted[-1].status == "completed"
         assert [h.error["delay"] for h in failed if h.error] == [0.01, 0.02]
     else:
-        assert status.status == "failed"
+        assert status.status == "dead_lettered"
         assert status.next == ["count"]
         assert [h.node for h in history if h.status == "completed"] == ["clean"]
 
@@ -85,12 +85,14 @@ async def test_resume_after_fatal_does_not_rerun_completed_nodes(database_url: s
     builder = build(1)
     async with open_runtime(settings, policies=FAST, classifier=classifier) as runtime:
         runner = runtime.runner(builder, name="docs")
-        assert (await runner.start("doc-2", {"text": "a b"})).status == "failed"
-        resumed = await runner.resume("doc-2")
+        assert (await runner.start("doc-2", {"text": "a b"})).status == "dead_lettered"
+        resumed = await runner.resume("doc-2")  # a resume of a dead letter redrives it
         history = await runner.history("doc-2")
+        assert await runner.dead_letters.list() == []
     assert resumed.status == "completed"
     assert [h.node for h in history if h.status == "completed"] == ["clean", "count", "summarise"]
+    # the redrive gives the node fresh attempts
     assert [(h.node, h.attempt) for h in history if h.node == "count"] == [
         ("count", 1),
-        ("count", 2),
+        ("count", 1),
     ]

@@ -1,0 +1,304 @@
+"""Fleet benchmarks: throughput of two worker processes, recovery after SIGKILL, bulk submit.
+
+On a dedicated database (created and dropped by the script), with the synthetic graph of
+``agent_graph.fleet`` (a chain of ``--steps`` nodes, each awaiting ``--delay-ms``):
+
+1. stock LangGraph: ``--threads`` concurrent threads in one process on ``AsyncPostgresSaver``
+   (``durability="sync"``), no durable runtime: durable node-steps per second;
+2. fleet: ``--workers`` worker processes (``agent-graph worker --concurrency``), ``--threads``
+   threads submitted at once: node-steps per second from submit to the last completion, and
+   peak RSS (VmHWM) per worker;
+3. SIGKILL: one worker holding ``--kill-threads`` in-flight threads (nodes of 500 ms) is killed
+   while another one idles: seconds until 95% / 100% of its threads run again on the other;
+4. ``agent-graph submit --file`` of ``--submit`` keywords: wall time of the whole command.
+
+Usage::
+
+    python bench/fleet.py [--threads 1000] [--workers 2] [--database-url URL] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from agent_graph.fleet import build_synthetic_graph, setup_fleet_database, submit_keywords
+from checkpointers import (
+    create_database,
+    drop_database,
+    open_async_pool,
+    resolve_dsn,
+    with_database,
+)
+
+GRAPH = "agent_graph.fleet:open_synthetic_graph"
+
+
+def _rows(dsn: str, query: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _wait(check: Any, timeout: float, what: str, interval: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> dict[str, Any]:
+    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    async with AsyncConnectionPool(dsn, kwargs=kwargs, max_size=20, open=False) as pool:
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await saver.setup()
+        graph = build_synthetic_graph(steps, delay_ms).compile(checkpointer=saver)
+        began = time.monotonic()
+        await asyncio.gather(
+            *(
+                graph.ainvoke(
+                    {"keyword": f"s{i}", "count": 0},
+                    {"configurable": {"thread_id": f"stock-{i}"}},
+                    durability="sync",
+                )
+                for i in range(threads)
+            )
+        )
+        seconds = time.monotonic() - began
+    return {"seconds": round(seconds, 2), "node_steps_per_s": round(threads * steps / seconds)}
+
+
+class Workers:
+    def __init__(self, dsn: str, env: dict[str, str], logs: Path) -> None:
+        self.dsn = dsn
+        self.env = env
+        self.logs = logs
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, concurrency: int, **env: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"worker-{len(self.procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agent_graph.fleet",
+                "worker",
+                "--graph",
+                GRAPH,
+                "--concurrency",
+                str(concurrency),
+            ],
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.procs.append(proc)
+        _wait(lambda: self.registered(proc), 120, f"worker {proc.pid} to register")
+        return proc
+
+    def registered(self, proc: subprocess.Popen[bytes]) -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"worker exited: {(self.logs / 'worker-0.log').read_text()[-2000:]}")
+        rows = _rows(
+            self.dsn,
+            "SELECT 1 FROM agent_graph_workers WHERE owner LIKE %(p)s AND state = 'running' "
+            "AND queue_worker IS NOT NULL",
+            {"p": f"%:{proc.pid}"},
+        )
+        return bool(rows)
+
+    def held_by(self, proc: subprocess.Popen[bytes]) -> int:
+        rows = _rows(
+            self.dsn,
+            "SELECT count(*) AS n FROM procrastinate_jobs j JOIN agent_graph_workers w "
+            "ON j.worker_id = w.queue_worker WHERE j.status = 'doing' AND w.owner LIKE %(p)s",
+            {"p": f"%:{proc.pid}"},
+        )
+        return int(rows[0]["n"])
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def completed(dsn: str, prefix: str) -> int:
+    rows = _rows(
+        dsn,
+        "SELECT count(*) AS n FROM agent_graph_runs WHERE status = 'completed' "
+        "AND thread_id LIKE %(p)s",
+        {"p": f"{prefix}%"},
+    )
+    return int(rows[0]["n"])
+
+
+async def _submit(dsn: str, keywords: list[str]) -> None:
+    async with open_async_pool(dsn, max_size=2) as pool:
+        await setup_fleet_database(pool)
+        await submit_keywords(pool, keywords)
+
+
+def bench_fleet(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
+    per_worker = -(-args.threads // args.workers)
+    procs = [workers.start(per_worker) for _ in range(args.workers)]
+    began = time.monotonic()
+    asyncio.run(_submit(workers.dsn, [f"tput {i}" for i in range(args.threads)]))
+    _wait(lambda: completed(workers.dsn, "tput-") == args.threads, 900, "throughput run", 0.1)
+    seconds = time.monotonic() - began
+    rss = [peak_rss_mb(p.pid) for p in procs]
+    workers.stop()
+    return {
+        "seconds": round(seconds, 2),
+        "node_steps_per_s": round(args.threads * args.steps / seconds),
+        "peak_rss_mb": rss,
+    }
+
+
+def bench_kill(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
+    victim = workers.start(args.kill_threads, AGENT_GRAPH_SYNTHETIC_DELAY_MS="500")
+    asyncio.run(_submit(workers.dsn, [f"kill {i}" for i in range(args.kill_threads)]))
+    ids = [f"kill-{i}" for i in range(args.kill_threads)]
+
+    def all_in_flight() -> bool:
+        started = _rows(
+            workers.dsn,
+            "SELECT count(DISTINCT thread_id) AS n FROM agent_graph_events "
+            "WHERE kind = 'node_completed' AND thread_id = ANY(%(t)s)",
+            {"t": ids},
+        )
+        return workers.held_by(victim) == args.kill_threads and started[0]["n"] == len(ids)
+
+    _wait(all_in_flight, 120, "the victim to hold every thread")
+    survivor = workers.start(args.kill_threads, AGENT_GRAPH_SYNTHETIC_DELAY_MS="500")
+    victim.send_signal(signal.SIGKILL)
+    killed_at = _rows(workers.dsn, "SELECT clock_timestamp() AS t")[0]["t"]
+    victim.wait()
+
+    def resumed() -> list[float]:
+        rows = _rows(
+            workers.dsn,
+            "SELECT thread_id, extract(epoch FROM min(at) - %(k)s)::float8 AS s "
+            "FROM agent_graph_events WHERE kind IN ('run_resumed', 'run_started') "
+            "AND owner LIKE %(p)s AND thread_id = ANY(%(t)s) GROUP BY thread_id",
+            {"k": killed_at, "p": f"%:{survivor.pid}", "t": ids},
+        )
+        return sorted(r["s"] for r in rows)
+
+    times = _wait(lambda: len(t := resumed()) == len(ids) and t, 120, "every thread to resume")
+    _wait(lambda: completed(workers.dsn, "kill-") == len(ids), 300, "killed threads to finish")
+    workers.stop()
+    return {
+        "threads": len(ids),
+        "p95_s": round(times[int(len(times) * 0.95) - 1], 2),
+        "p100_s": round(times[-1], 2),
+    }
+
+
+def bench_submit(dsn: str, env: dict[str, str], count: int, logs: Path) -> dict[str, Any]:
+    file = logs / "keywords.txt"
+    file.write_text("\n".join(f"bulk keyword {i}" for i in range(count)) + "\n")
+    began = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent_graph.fleet", "submit", "--file", str(file), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall = time.monotonic() - began
+    reported = json.loads(proc.stdout)
+    assert len(reported["queued"]) == count
+    return {"keywords": count, "wall_s": round(wall, 2), "in_command_s": reported["seconds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--delay-ms", type=float, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--kill-threads", type=int, default=100)
+    parser.add_argument("--submit", type=int, default=10_000)
+    parser.add_argument("--pool-size", type=int, default=20)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--skip", default="", help="comma-separated: stock,fleet,kill,submit")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    server = resolve_dsn(args.database_url)
+    database = f"bench_fleet_{uuid.uuid4().hex[:8]}"
+    create_database(server, database)
+    dsn = with_database(server, database)
+    logs = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_GRAPH_")}
+    env.update(
+        DATABASE_URL=dsn,
+        OPENAI_API_KEY="offline-bench",
+        AGENT_GRAPH_SERVICES_URL="http://127.0.0.1:9",
+        AGENT_GRAPH_SYNTHETIC_STEPS=str(args.steps),
+        AGENT_GRAPH_SYNTHETIC_DELAY_MS=str(args.delay_ms),
+        AGENT_GRAPH_POOL_SIZE=str(args.pool_size),
+        AGENT_GRAPH_HEARTBEAT_SECONDS=os.environ.get("BENCH_RUN_HEARTBEAT", "2"),
+    )
+    results: dict[str, Any] = {"threads": args.threads, "steps": args.steps}
+    asyncio.run(_submit(dsn, []))  # schema first: workers and the stock saver share the database
+    workers = Workers(dsn, env, logs)
+    try:
+        if "stock" not in skip:
+            results["stock"] = asyncio.run(
+                bench_stock(dsn, args.threads, args.steps, args.delay_ms)
+            )
+            print("stock", results["stock"], flush=True)
+        if "fleet" not in skip:
+            results["fleet"] = bench_fleet(workers, args)
+            print("fleet", results["fleet"], flush=True)
+        if "kill" not in skip:
+            results["kill"] = bench_kill(workers, args)
+            print("kill", results["kill"], flush=True)
+        if "submit" not in skip:
+            results["submit"] = bench_submit(dsn, env, args.submit, logs)
+            print("submit", results["submit"], flush=True)
+    finally:
+        workers.stop()
+        for proc in workers.procs:
+            proc.kill()
+        drop_database(server, database)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

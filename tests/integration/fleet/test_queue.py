@@ -1,0 +1,96 @@
+"""The fleet's queue on Postgres: schema setup, batch submit, stalled-job recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from agent_graph.fleet import (
+    QUEUE,
+    TASK_NAME,
+    fleet_status,
+    make_app,
+    recover_stalled_jobs,
+    setup_fleet_database,
+    submit_keywords,
+)
+from checkpointers import AsyncPool, open_async_pool
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_schema_setup_is_idempotent_and_raceable(fresh_database_url: str) -> None:
+    async def one() -> None:
+        async with open_async_pool(fresh_database_url, max_size=1) as pool:
+            await setup_fleet_database(pool)
+
+    await asyncio.gather(*(one() for _ in range(6)))
+    await one()  # again, on a set-up database
+    async with open_async_pool(fresh_database_url, max_size=1) as pool:
+        status = await fleet_status(pool)
+    assert status.workers == ()
+    assert status.queued == 0
+
+
+async def test_submit_ten_thousand_keywords_quickly(pool: AsyncPool) -> None:
+    await setup_fleet_database(pool)
+    keywords = [f"keyword number {i}" for i in range(10_000)]
+    began = time.monotonic()
+    result = await submit_keywords(pool, keywords)
+    elapsed = time.monotonic() - began
+    assert len(result.queued) == 10_000
+    assert elapsed < 10, elapsed
+    again = await submit_keywords(pool, [*keywords[:3], "keyword number 0", "a new one"])
+    assert again.queued == ("a-new-one",)
+    assert again.already_queued == ("keyword-number-0", "keyword-number-1", "keyword-number-2")
+    assert (await fleet_status(pool)).queued == 10_001
+
+
+async def _stall(pool: AsyncPool, thread_id: str) -> int:
+    """Make the queued job of ``thread_id`` 'doing' on a worker whose heartbeat is old."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) "
+            "VALUES (now() - interval '1 hour') RETURNING id"
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        cursor = await conn.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %(w)s "
+            "WHERE queueing_lock = %(t)s AND status = 'todo' RETURNING id",
+            {"w": row["id"], "t": thread_id},
+        )
+        job = await cursor.fetchone()
+        assert job is not None
+        return int(job["id"])
+
+
+async def _job_statuses(pool: AsyncPool, thread_id: str) -> list[str]:
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT status::text AS s FROM procrastinate_jobs WHERE lock = %(t)s ORDER BY id",
+            {"t": thread_id},
+        )
+        return [row["s"] for row in await cursor.fetchall()]
+
+
+async def test_stalled_jobs_are_retried_even_with_a_queued_follow_up(
+    pool: AsyncPool, database_url: str
+) -> None:
+    await setup_fleet_database(pool)
+    await submit_keywords(pool, ["plain stall", "with follow up"])
+    await _stall(pool, "plain-stall")
+    await _stall(pool, "with-follow-up")
+    # a follow-up of the same thread queued meanwhile (e.g. submitted again): retrying the
+    # stalled job would violate the queueing lock (procrastinate issue 1446)
+    await submit_keywords(pool, ["with follow up"])
+    app = make_app(database_url)
+    async with app.open_async():
+        retried = await recover_stalled_jobs(app, stalled_after=5)
+        again = await recover_stalled_jobs(app, stalled_after=5)
+        jobs = await app.job_manager.get_stalled_jobs(queue=QUEUE, task_name=TASK_NAME)
+    assert (retried, again, list(jobs)) == (1, 0, [])
+    assert await _job_statuses(pool, "plain-stall") == ["todo"]
+    assert await _job_statuses(pool, "with-follow-up") == ["failed", "todo"]
