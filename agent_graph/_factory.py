@@ -13,7 +13,7 @@ from langgraph.graph import StateGraph
 from pydantic import SecretStr, ValidationError
 
 from checkpointers import AsyncPool, open_async_pool, resolve_dsn, setup_database
-from policies import Classifier, Policies
+from policies import Budget, Classifier, Policies
 
 from ._errors import InvalidInput
 from ._settings import Settings
@@ -87,6 +87,7 @@ async def open_runtime(
             failpoints=Failpoints.parse(settings.failpoints),
             policies=policies or Policies.default(),
             classifier=classifier or Classifier.default(),
+            budget=Budget(max_recoveries=settings.max_recoveries),
         )
         yield Runtime(pool=pool, context=context, saver=DurableSaver(pool, context), dsn=dsn)
 

@@ -54,3 +54,9 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=60.0, gt=0)
     http_timeout: float = Field(default=20.0, gt=0)
     heartbeat_seconds: float = Field(default=5.0, gt=0)
+    max_recoveries: int = Field(
+        default=3,
+        ge=0,
+        description="Crashes of one node task (its process died under it) before the thread "
+        "is dead-lettered as a crash loop.",
+    )

@@ -19,7 +19,7 @@ from checkpointers._errors import (
     MigrationError,
     RunNotFound,
 )
-from checkpointers._events import AttemptStart, EventLog
+from checkpointers._events import AttemptHistory, EventLog
 from checkpointers._journal import (
     CostSummary,
     JournalEntry,
@@ -37,7 +37,12 @@ from checkpointers._ledger import (
     IdempotencyKeyConflict,
     content_hash,
 )
-from checkpointers._migrate import SCHEMA_LOCK_KEY, setup_database, setup_database_sync
+from checkpointers._migrate import (
+    SCHEMA_LOCK_KEY,
+    schema_lock,
+    setup_database,
+    setup_database_sync,
+)
 from checkpointers._models import ArticleRecord, EventRecord, NewEvent, RunRecord
 from checkpointers._pool import AsyncPool, SyncPool, open_async_pool, open_pool
 from checkpointers._runs import RunRegistry
@@ -55,7 +60,7 @@ __all__ = [
     "ArticleRecord",
     "ArticleStore",
     "AsyncPool",
-    "AttemptStart",
+    "AttemptHistory",
     "BeforeCommit",
     "CostSummary",
     "DatabaseUnavailable",
@@ -94,6 +99,7 @@ __all__ = [
     "open_saver",
     "redact_dsn",
     "resolve_dsn",
+    "schema_lock",
     "setup_database",
     "setup_database_sync",
     "stop_embedded",

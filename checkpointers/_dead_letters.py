@@ -35,24 +35,11 @@ class NewDeadLetter(_Record):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class DeadLetter(_Record):
-    """One row of the dead-letter queue; ``state`` is ``open``, ``redriven`` or ``discarded``."""
+class DeadLetter(NewDeadLetter):
+    """One row of the dead-letter queue; ``state`` is ``open``, ``redriven``, ``discarded`` or
+    ``compensated``."""
 
     id: int
-    thread_id: str
-    graph: str | None
-    node: str | None
-    task_id: str | None
-    kind: str
-    reason: str
-    error_type: str | None
-    status_code: int | None
-    code: str | None
-    message: str | None
-    attempts: int
-    first_failure_at: datetime | None
-    last_failure_at: datetime | None
-    checkpoint_id: str | None
     state: str
     created_at: datetime
     closed_at: datetime | None

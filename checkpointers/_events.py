@@ -12,7 +12,7 @@ from checkpointers._models import EventRecord, NewEvent, jsonb
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
 
-__all__ = ["AttemptStart", "EventLog"]
+__all__ = ["AttemptHistory", "EventLog"]
 
 
 class EventLog:
@@ -72,35 +72,25 @@ class EventLog:
                     break
         return ids
 
-    async def start_attempt(
-        self,
-        thread_id: str,
-        node: str,
-        task_id: str,
-        *,
-        owner: str | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> AttemptStart:
-        """Append a ``node_started`` event numbered after the task's earlier attempts.
+    async def attempts(self, thread_id: str) -> dict[str, AttemptHistory]:
+        """Earlier attempts of every node task of ``thread_id``, by task ID, in one query.
 
-        One statement reads the earlier attempts of ``task_id`` (whatever process made them)
-        and records the new one, so attempt counts survive restarts at no extra round trip.
+        Only attempts since the thread's last redrive or escalation answer count.
         """
-        params = event_params(NewEvent(thread_id, "node_started", node, task_id, None, owner, data))
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(QUERIES.start_attempt, params)
-            row = await cursor.fetchone()
-        assert row is not None
-        started, failed = int(row["started"]), int(row["failed"])
-        return AttemptStart(
-            attempt=int(row["attempt"]),
-            crashed=started - failed,
-            failed=failed,
-            first_started_at=row["first_started_at"] or row["at"],
-            last_failed_at=row["last_failed_at"],
-            last_delay=row["last_delay"],
-            at=row["at"],
-        )
+            cursor = await conn.execute(QUERIES.attempt_history, {"thread_id": thread_id})
+            rows = await cursor.fetchall()
+        return {
+            str(row["task_id"]): AttemptHistory(
+                failed=int(row["failed"]),
+                interrupted=int(row["interrupted"]),
+                first_at=row["first_at"],
+                last_failed_at=row["last_failed_at"],
+                last_delay=row["last_delay"],
+                last_kind=row["last_kind"],
+            )
+            for row in rows
+        }
 
     async def list(
         self, thread_id: str, *, kinds: Iterable[str] | None = None
@@ -119,26 +109,24 @@ class EventLog:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class AttemptStart:
-    """What :meth:`EventLog.start_attempt` found and recorded.
+class AttemptHistory:
+    """What earlier attempts of one node task left in the log (see :meth:`EventLog.attempts`).
 
     Attributes:
-        attempt: the number of the attempt just started (1 for the first, across restarts).
-        crashed: earlier attempts that started and never ended (their process died).
-        failed: earlier attempts that failed.
-        first_started_at: when the first attempt started.
+        failed: attempts that failed (``node_failed``).
+        interrupted: attempts cut off by a crash of their process (``node_interrupted``).
+        first_at: when the first of them ended.
         last_failed_at: when the last failed attempt ended, if any.
         last_delay: the backoff chosen after the last failed attempt, in seconds.
-        at: when this attempt started (database clock).
+        last_kind: ``node_failed`` or ``node_interrupted``, whichever came last.
     """
 
-    attempt: int
-    crashed: int
-    failed: int
-    first_started_at: datetime
-    last_failed_at: datetime | None
-    last_delay: float | None
-    at: datetime
+    failed: int = 0
+    interrupted: int = 0
+    first_at: datetime | None = None
+    last_failed_at: datetime | None = None
+    last_delay: float | None = None
+    last_kind: str | None = None
 
 
 def event_params(event: NewEvent) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import asyncio
 import logging
 import random
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -86,12 +88,28 @@ async def setup_database(pool: AsyncPool, *, lock_timeout: float = 120.0) -> Non
                 "setup_database needs autocommit connections",
                 hint="open the pool with checkpointers.open_async_pool",
             )
-        await _lock(conn, lock_timeout)
-        try:
+        async with schema_lock(conn, wait_seconds=lock_timeout):
             await _setup_locked(conn)
-        finally:
-            if not conn.closed:
-                await conn.execute(QUERIES.advisory_unlock, {"key": SCHEMA_LOCK_KEY})
+
+
+@asynccontextmanager
+async def schema_lock(
+    conn: AsyncConnection[DictRow], *, wait_seconds: float = 120.0
+) -> AsyncIterator[None]:
+    """Hold the schema advisory lock (:data:`SCHEMA_LOCK_KEY`) on ``conn`` for the block.
+
+    Every schema step of the project (ours, langgraph's, a queue's) runs under it, so processes
+    racing to set up a fresh database take turns.
+
+    Raises:
+        MigrationError: the lock was not obtained within ``wait_seconds``.
+    """
+    await _lock(conn, wait_seconds)
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            await conn.execute(QUERIES.advisory_unlock, {"key": SCHEMA_LOCK_KEY})
 
 
 def setup_database_sync(dsn: str, *, lock_timeout: float = 120.0) -> None:

@@ -122,7 +122,9 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
             task_path,
             writes,
         )
-        async with self._cursor() as cur, cur.connection.transaction():
+        # One pipeline, as stock sends its writes: the statements before the pipeline's sync
+        # form one implicit transaction, so the events commit with the writes or not at all.
+        async with self._cursor(pipeline=True) as cur:
             await cur.executemany(query, params)
             await cur.executemany(QUERIES.insert_event, [event_params(e) for e in events])
 

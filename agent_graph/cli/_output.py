@@ -58,9 +58,9 @@ def print_history(thread_id: str, executions: Sequence[NodeExecution]) -> None:
         table.add_row(
             str(i),
             ex.node,
-            str(ex.attempt),
+            str(ex.attempt or ""),
             ex.status,
-            ex.started_at[11:23],
+            (ex.started_at or ex.finished_at or "")[11:23],
             f"{ex.duration_ms:.0f}" if ex.duration_ms is not None else "",
             str(error)[:60],
         )

@@ -145,7 +145,7 @@ class BackgroundProvider:
         latency: float | None = None,
         faults: str | FaultPlan | None = None,
         port: int | None = None,
-        startup_timeout: float = 10.0,
+        startup_timeout: float = 30.0,
     ) -> None:
         if config is not None and (seed, latency, faults) != (None, None, None):
             raise ConfigurationError(

@@ -16,12 +16,13 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from checkpointers import AsyncPool, EventLog, NewEvent, RunRegistry
+from checkpointers import AsyncPool, AttemptHistory, EventLog, NewEvent, RunRegistry
 from policies import Budget, Classifier, Policies
 
 from ._failpoints import Failpoints
 
 _CHECKPOINTER_KEY = "__pregel_checkpointer"
+NO_ATTEMPTS = AttemptHistory()
 
 
 def process_owner() -> str:
@@ -72,6 +73,7 @@ class DurableContext:
     runs: RunRegistry = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _deferred: dict[str, list[NewEvent]] = field(default_factory=dict, repr=False)
+    _attempts: dict[str, dict[str, AttemptHistory]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.events = EventLog(self.pool)
@@ -80,6 +82,21 @@ class DurableContext:
     def defer_event(self, task_id: str, event: NewEvent) -> None:
         """Hold ``event`` until the task's writes are saved, then commit it with them."""
         self._deferred.setdefault(task_id, []).append(event)
+
+    async def earlier_attempts(self, thread_id: str, task_id: str | None) -> AttemptHistory:
+        """What earlier attempts of a node task left behind (read once per thread and run)."""
+        known = self._attempts.get(thread_id)
+        if known is None:
+            known = self._attempts[thread_id] = await self.events.attempts(thread_id)
+        return known.get(task_id or "", NO_ATTEMPTS)
+
+    def remember_attempts(self, thread_id: str, history: dict[str, AttemptHistory]) -> None:
+        """Set what :meth:`earlier_attempts` returns for a thread (``{}``: a new thread)."""
+        self._attempts[thread_id] = history
+
+    def forget_attempts(self, thread_id: str) -> None:
+        """Drop the cached attempt history of a thread (read again on next use)."""
+        self._attempts.pop(thread_id, None)
 
     def take_events(self, task_id: str) -> list[NewEvent]:
         """The events held for ``task_id`` (the saver commits them with the task's writes)."""

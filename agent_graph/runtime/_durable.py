@@ -11,12 +11,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.graph import StateGraph
 from langgraph.types import interrupt
 
-from checkpointers import AttemptStart, NewEvent
+from checkpointers import AttemptHistory, NewEvent
 from policies import Classification, OperationKind, check_budget, decide
 
 from .._errors import StopRequested
@@ -92,7 +93,9 @@ def _wrap(name: str, inner: Runnable[Any, Any], kind: OperationKind) -> Runnable
             "Runner's synchronous helpers"
         )
 
-    wrapped = RunnableLambda(sync_node, afunc=durable_node, name=name)
+    # LangGraph's own node runnable, untraced: the user's node below it is traced as usual,
+    # and the wrapper adds no callback run of its own to every step.
+    wrapped = RunnableCallable(sync_node, durable_node, name=name, trace=False)
     setattr(wrapped, _DURABLE_MARK, True)
     return wrapped
 
@@ -125,33 +128,32 @@ async def _run_node(
             return with_patch({}, answer.patch)
         patch = {**(patch or {}), **(answer.patch or {})} or None
         state = apply_patch(state, answer.patch)
+    earlier = await ctx.earlier_attempts(run.thread_id, run.task_id)
+    if check_budget(ctx.budget, recoveries=earlier.interrupted) is not None:
+        await _crash_loop(ctx, run, earlier)
+    attempt = earlier.failed + earlier.interrupted + 1
+    first_at = earlier.first_at or datetime.now(UTC)
+    if earlier.last_kind == "node_failed" and earlier.last_failed_at and earlier.last_delay:
+        # the process died during a backoff: serve the rest of it before the next attempt
+        waited = (datetime.now(UTC) - earlier.last_failed_at).total_seconds()
+        await _sleep(ctx, run, earlier.last_delay - waited)
     while True:
         if ctx.stop_requested:
             raise StopRequested(f"stop requested before node {run.node!r}")
-        start = await ctx.events.start_attempt(
-            run.thread_id, run.node, run.task_id or "", owner=ctx.owner, data={"step": run.step}
-        )
-        if check_budget(ctx.budget, recoveries=start.crashed) is not None:
-            await _crash_loop(ctx, run, start)
         ctx.failpoints.hit(f"node:{run.node}:start")
-        if start.failed and start.last_failed_at and start.last_delay:
-            # a backoff cut short by a crash is served in full after the restart
-            waited = (start.at - start.last_failed_at).total_seconds()
-            await _sleep(ctx, run, start.last_delay - waited)
+        started_at = datetime.now(UTC)
         began = time.monotonic()
-        token = enter_scope(NodeScope(ctx, run, start.attempt))
+        token = enter_scope(NodeScope(ctx, run, attempt))
         try:
             result = await inner.ainvoke(state, config)
         except GraphBubbleUp:
             raise
         except Exception as exc:
             classification = ctx.classifier.classify(exc)
-            elapsed = (start.at - start.first_started_at).total_seconds()
-            elapsed += time.monotonic() - began
             decision = decide(
                 classification,
-                attempt=start.attempt,
-                elapsed=elapsed,
+                attempt=attempt,
+                elapsed=(datetime.now(UTC) - first_at).total_seconds(),
                 policy=policy,
                 random=random.random(),
             )
@@ -160,20 +162,21 @@ async def _run_node(
                 "node_failed",
                 node=run.node,
                 task_id=run.task_id,
-                attempt=start.attempt,
+                attempt=attempt,
                 owner=ctx.owner,
                 data={
                     **classification.to_dict(),
                     "action": decision.action,
                     "delay": decision.delay,
                     "why": decision.why,
+                    "started_at": started_at.isoformat(),
                     "duration_ms": round((time.monotonic() - began) * 1000, 3),
                 },
             )
             logger.info(
                 "node %s attempt %d failed (%s): %s",
                 run.node,
-                start.attempt,
+                attempt,
                 classification.reason,
                 decision.why,
                 extra={
@@ -185,14 +188,15 @@ async def _run_node(
             if decision.action == "retry":
                 ctx.failpoints.hit(f"node:{run.node}:backoff")
                 await _sleep(ctx, run, decision.delay)
+                attempt += 1
                 continue
             report = FailureReport(
                 node=run.node,
                 task_id=run.task_id,
                 kind=classification.kind if decision.action == "escalate" else "fatal",
                 classification=classification,
-                attempts=start.attempt,
-                first_failure_at=start.first_started_at,
+                attempts=attempt,
+                first_failure_at=first_at,
                 last_failure_at=datetime.now(UTC),
                 extra={"why": decision.why},
             )
@@ -206,6 +210,7 @@ async def _run_node(
                 return with_patch({}, answer.patch)
             patch = {**(patch or {}), **(answer.patch or {})} or None
             state = apply_patch(state, answer.patch)
+            attempt, first_at = 1, datetime.now(UTC)  # a person asked for fresh attempts
             continue
         finally:
             exit_scope(token)
@@ -215,9 +220,12 @@ async def _run_node(
             "node_completed",
             run.node,
             run.task_id,
-            start.attempt,
+            attempt,
             ctx.owner,
-            {"duration_ms": round((time.monotonic() - began) * 1000, 3)},
+            {
+                "started_at": started_at.isoformat(),
+                "duration_ms": round((time.monotonic() - began) * 1000, 3),
+            },
         )
         if run.task_id:
             # committed in the same transaction as the node's writes (see DurableSaver)
@@ -306,19 +314,20 @@ async def _aborted(ctx: DurableContext, run: NodeRun) -> FailureReport:
     )
 
 
-async def _crash_loop(ctx: DurableContext, run: NodeRun, start: AttemptStart) -> None:
+async def _crash_loop(ctx: DurableContext, run: NodeRun, earlier: AttemptHistory) -> None:
     classification = Classification(
         kind="fatal",
         reason="crash_loop",
         error_type="ProcessCrash",
-        message=f"the process died {start.crashed} times running this node",
+        message=f"the process died {earlier.interrupted} times running this node",
     )
+    attempt = earlier.failed + earlier.interrupted + 1
     await ctx.events.append(
         run.thread_id,
         "node_failed",
         node=run.node,
         task_id=run.task_id,
-        attempt=start.attempt,
+        attempt=attempt,
         owner=ctx.owner,
         data={**classification.to_dict(), "action": "dead_letter", "delay": 0.0},
     )
@@ -328,9 +337,9 @@ async def _crash_loop(ctx: DurableContext, run: NodeRun, start: AttemptStart) ->
             task_id=run.task_id,
             kind="crash_loop",
             classification=classification,
-            attempts=start.attempt,
-            first_failure_at=start.first_started_at,
-            last_failure_at=start.at,
+            attempts=attempt,
+            first_failure_at=earlier.first_at,
+            last_failure_at=datetime.now(UTC),
         )
     )
 

@@ -100,6 +100,12 @@ class Failpoints:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
+    def watches(self, prefix: str) -> bool:
+        """Whether a rule may fire at points starting with ``prefix`` (e.g. ``"llm:"``)."""
+        return any(
+            rule.pattern.startswith(prefix) or rule.pattern.startswith("*") for rule in self.rules
+        )
+
     def hit(self, point: str) -> None:
         """Count a pass through ``point`` and carry out the first rule that fires."""
         if not self.rules:

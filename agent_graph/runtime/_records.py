@@ -55,49 +55,50 @@ class ThreadStatus(BaseModel):
 
 
 class NodeExecution(BaseModel):
-    """One execution (attempt) of one node, as ``agent-graph history`` prints it."""
+    """One execution (attempt) of one node, as ``agent-graph history`` prints it.
+
+    ``status`` is ``completed``, ``failed``, or ``interrupted`` (its process died while it ran;
+    recorded when the thread was resumed).
+    """
 
     node: str
     task_id: str | None
-    attempt: int
-    status: Literal["started", "completed", "failed"]
-    started_at: str
+    attempt: int | None
+    status: Literal["completed", "failed", "interrupted"]
+    started_at: str | None
     finished_at: str | None = None
     duration_ms: float | None = None
     owner: str | None = None
     error: dict[str, Any] | None = None
 
 
+_OUTCOMES = {
+    "node_completed": "completed",
+    "node_failed": "failed",
+    "node_interrupted": "interrupted",
+}
+
+
 def node_executions(events: list[EventRecord]) -> list[NodeExecution]:
-    """Fold the node events of one thread into executions, in the order they started."""
-    executions: list[NodeExecution] = []
-    open_runs: dict[tuple[str | None, str, int], int] = {}
+    """The node executions recorded in a thread's events, in the order they started."""
+    executions: list[tuple[str, int, NodeExecution]] = []
     for event in events:
-        if event.kind not in ("node_started", "node_completed", "node_failed") or not event.node:
+        status = _OUTCOMES.get(event.kind)
+        if status is None or not event.node:
             continue
-        key = (event.task_id, event.node, event.attempt or 1)
         at = event.at if isinstance(event.at, str) else event.at.isoformat()
-        if event.kind == "node_started":
-            open_runs[key] = len(executions)
-            executions.append(
-                NodeExecution(
-                    node=event.node,
-                    task_id=event.task_id,
-                    attempt=event.attempt or 1,
-                    status="started",
-                    started_at=at,
-                    owner=event.owner,
-                )
-            )
-            continue
-        index = open_runs.pop(key, None)
-        if index is None:
-            continue
-        done = executions[index]
-        done.finished_at = at
-        done.status = "completed" if event.kind == "node_completed" else "failed"
+        started = event.data.get("started_at")
         duration = event.data.get("duration_ms")
-        done.duration_ms = float(duration) if duration is not None else None
-        if event.kind == "node_failed":
-            done.error = dict(event.data)
-    return executions
+        execution = NodeExecution(
+            node=event.node,
+            task_id=event.task_id,
+            attempt=event.attempt,
+            status=status,
+            started_at=str(started) if started else None,
+            finished_at=at,
+            duration_ms=float(duration) if duration is not None else None,
+            owner=event.owner,
+            error=dict(event.data) if status == "failed" else None,
+        )
+        executions.append((str(started) if started else at, event.id, execution))
+    return [execution for _, _, execution in sorted(executions, key=lambda e: (e[0], e[1]))]

@@ -16,7 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
-from checkpointers import DeadLetterStore, thread_cost
+from checkpointers import DeadLetterStore, NewEvent, thread_cost
 from policies import redact
 
 from .._errors import (
@@ -236,12 +236,19 @@ class Runner(HumanOperations):
             raise ThreadBusy(thread_id, run.owner or "another process")
         previous = await self.ctx.runs.claim(thread_id, self.ctx.owner)
         data = {"graph": self.graph_name, **(data or {})}
+        events = [NewEvent(thread_id, event_kind, owner=self.ctx.owner, data=data)]
+        if event_kind == "run_started":
+            self.ctx.remember_attempts(thread_id, {})  # a new thread: no earlier attempts
+        else:
+            self.ctx.forget_attempts(thread_id)
         if previous is not None and previous.status == "running" and event_kind == "run_resumed":
             data["recovered_from"] = previous.owner
             data["recoveries"] = await self.ctx.runs.increment_recoveries(thread_id)
-        await self.ctx.events.append(thread_id, event_kind, owner=self.ctx.owner, data=data)
+            events += await self._interrupted(thread_id, previous.owner)
+        await self.ctx.events.append_many(events)
         config = self.config(thread_id)
-        config["callbacks"] = [_LlmFailpoints(self.ctx)]
+        if self.ctx.failpoints.watches("llm:"):
+            config["callbacks"] = [_LlmFailpoints(self.ctx)]
         if patches:
             config["configurable"][PATCH_KEY] = patches
         try:
@@ -279,7 +286,34 @@ class Runner(HumanOperations):
                 await self._finish(thread_id, "waiting_for_human", "run_paused")
             else:
                 await self._finish(thread_id, "incomplete", "run_stopped")
+        finally:
+            self.ctx.forget_attempts(thread_id)
         return await self.status(thread_id)
+
+    async def _interrupted(self, thread_id: str, owner: str | None) -> list[NewEvent]:
+        """``node_interrupted`` events for the tasks a crashed process left unfinished.
+
+        They count as attempts (and toward the crash-loop limit); a task that was waiting out
+        a backoff after a recorded failure was not running, so it is not counted again.
+        """
+        snapshot = await self.graph.aget_state(self.config(thread_id))
+        earlier = await self.ctx.events.attempts(thread_id)
+        return [
+            NewEvent(
+                thread_id,
+                "node_interrupted",
+                task.name,
+                task.id,
+                None,
+                self.ctx.owner,
+                {"crashed_owner": owner},
+            )
+            for task in snapshot.tasks
+            if task.result is None
+            and not task.interrupts
+            and task.error is None
+            and (earlier.get(task.id) is None or earlier[task.id].last_kind != "node_failed")
+        ]
 
     async def _finish(
         self, thread_id: str, status: str, event: str, error: dict[str, Any] | None = None

@@ -32,30 +32,26 @@ SET state = %(state)s, closed_at = now()
 WHERE id = %(id)s AND state = 'open'
 RETURNING *
 
--- name: start_attempt
--- Records that a node task starts an attempt and returns what earlier attempts of the same task
--- left behind (across processes and restarts), in one round trip. Attempts before the thread's
+-- name: attempt_history
+-- What earlier attempts of each node task of a thread left behind (across processes and
+-- restarts): failures, interruptions by a crash, the last backoff. Attempts before the thread's
 -- last redrive or escalation answer do not count: a person asked for fresh attempts.
 WITH since AS (
     SELECT coalesce(max(id), 0) AS id
     FROM agent_graph_events
     WHERE thread_id = %(thread_id)s AND kind IN ('run_redriven', 'escalation_resolved')
-), prior AS (
-    SELECT count(*) FILTER (WHERE e.kind = 'node_started') AS started,
-           count(*) FILTER (WHERE e.kind = 'node_failed') AS failed,
-           min(e.at) FILTER (WHERE e.kind = 'node_started') AS first_started_at,
-           max(e.at) FILTER (WHERE e.kind = 'node_failed') AS last_failed_at,
-           (array_agg((e.data ->> 'delay')::float8 ORDER BY e.id DESC)
-               FILTER (WHERE e.kind = 'node_failed'))[1] AS last_delay
-    FROM agent_graph_events AS e, since
-    WHERE e.thread_id = %(thread_id)s AND e.task_id = %(task_id)s AND e.id > since.id
-), started AS (
-    INSERT INTO agent_graph_events (thread_id, kind, node, task_id, attempt, owner, data)
-    SELECT %(thread_id)s, 'node_started', %(node)s, %(task_id)s, prior.started + 1, %(owner)s,
-           %(data)s
-    FROM prior
-    RETURNING attempt, at
 )
-SELECT prior.started, prior.failed, prior.first_started_at, prior.last_failed_at,
-       prior.last_delay, started.attempt, started.at
-FROM prior, started
+SELECT e.task_id,
+       count(*) FILTER (WHERE e.kind = 'node_failed') AS failed,
+       count(*) FILTER (WHERE e.kind = 'node_interrupted') AS interrupted,
+       min(e.at) AS first_at,
+       max(e.at) FILTER (WHERE e.kind = 'node_failed') AS last_failed_at,
+       (array_agg((e.data ->> 'delay')::float8 ORDER BY e.id DESC)
+           FILTER (WHERE e.kind = 'node_failed'))[1] AS last_delay,
+       (array_agg(e.kind ORDER BY e.id DESC))[1] AS last_kind
+FROM agent_graph_events AS e, since
+WHERE e.thread_id = %(thread_id)s
+  AND e.id > since.id
+  AND e.task_id IS NOT NULL
+  AND e.kind IN ('node_failed', 'node_interrupted')
+GROUP BY e.task_id

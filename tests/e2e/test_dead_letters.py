@@ -140,6 +140,6 @@ def test_a_node_that_kills_its_process_every_time_is_dead_lettered_after_3_recov
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "SELECT count(*) FROM agent_graph_events WHERE thread_id = 'solar-panels' "
-            "AND node = 'fact_check' AND kind = 'node_started'"
+            "AND node = 'fact_check' AND kind = 'node_interrupted'"
         ).fetchone()
-    assert row == (5,)
+    assert row == (4,)

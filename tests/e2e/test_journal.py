@@ -103,4 +103,4 @@ def test_cli_status_reports_saved_usd_after_a_crash(cli: Cli) -> None:
     assert cost["prompt_tokens"] > 0
     assert cost["completion_tokens"] > 0
     kinds = {e["kind"] for e in cli.json("events", "solar-panels")}
-    assert {"run_started", "run_resumed", "node_started", "node_completed", "llm_call"} <= kinds
+    assert {"run_started", "run_resumed", "node_interrupted", "node_completed", "llm_call"} <= kinds

@@ -82,29 +82,30 @@ def test_default_thread_id_is_the_keyword_slug() -> None:
     check_thread_id(thread_id_for("Ünïcode only ✓"))
 
 
-def _event(i: int, kind: str, node: str, task: str, attempt: int = 1) -> EventRecord:
+def _event(i: int, kind: str, node: str, task: str, attempt: int | None = 1) -> EventRecord:
     at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=i)
-    data = {"duration_ms": 5.0} if kind == "node_completed" else {}
+    data: dict[str, object] = {}
+    if kind in ("node_completed", "node_failed"):
+        data = {"started_at": (at - timedelta(seconds=0.5)).isoformat(), "duration_ms": 500.0}
     return EventRecord(i, "t", at, kind, node, task, attempt, "h:1", data)
 
 
-def test_node_executions_pair_starts_with_outcomes_and_keep_cut_off_ones() -> None:
+def test_node_executions_are_the_outcomes_of_attempts_in_start_order() -> None:
     events = [
         _event(1, "run_started", "", ""),
-        _event(2, "node_started", "a", "t1"),
-        _event(3, "node_completed", "a", "t1"),
-        _event(4, "node_started", "b", "t2"),
-        _event(5, "node_started", "c", "t3"),
-        _event(6, "node_failed", "c", "t3"),
-        _event(7, "node_started", "b", "t2"),
-        _event(8, "node_completed", "b", "t2"),
+        _event(2, "node_completed", "a", "t1"),
+        _event(5, "node_failed", "c", "t3"),
+        _event(6, "run_resumed", "", ""),
+        _event(7, "node_interrupted", "b", "t2", None),
+        _event(9, "node_completed", "b", "t2", 2),
     ]
     runs = node_executions(events)
-    assert [(r.node, r.status) for r in runs] == [
-        ("a", "completed"),
-        ("b", "started"),
-        ("c", "failed"),
-        ("b", "completed"),
+    assert [(r.node, r.status, r.attempt) for r in runs] == [
+        ("a", "completed", 1),
+        ("c", "failed", 1),
+        ("b", "interrupted", None),
+        ("b", "completed", 2),
     ]
-    assert runs[0].duration_ms == 5.0
-    assert runs[1].finished_at is None
+    assert runs[0].duration_ms == 500.0
+    assert runs[1].error is not None
+    assert runs[2].started_at is None
