@@ -105,4 +105,24 @@ __all__ = [
     "ThreadCompensated",
     "ThreadNotFound",
     "ThreadUnfinished",
+    "ValidationError",
 ]
+
+
+class ValidationError(InvalidInput, ValueError):
+    """A graph's input does not match the graph's input schema; nothing of the run was saved.
+
+    Named like pydantic's error whose findings it carries, and a ``ValueError`` like it, so that
+    ``langgraph dev`` (LangGraph Studio) reports it as a ``ValidationError`` with its message.
+
+    Args:
+        message: names each invalid field and what is wrong with it.
+        hint: what to send instead.
+        errors: pydantic's error details (``loc``, ``msg``, ``type``), without input values.
+    """
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, errors: tuple[dict[str, object], ...] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.errors = errors

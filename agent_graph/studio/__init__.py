@@ -3,6 +3,7 @@
 The repository's ``langgraph.json`` serves the graphs of :mod:`._graphs` with the durable saver
 of :mod:`._checkpointer`, so runs started from Studio are checkpointed in our Postgres and log
 their node events like CLI runs. :func:`studio_command` starts the server and prints its URLs.
+Both check their input before anything is saved (:func:`agent_graph.runtime.validate_input_first`).
 """
 
 from ._command import (

@@ -18,7 +18,7 @@ from agent_graph._factory import _endpoints
 from agent_graph._settings import Settings
 from agent_graph.content import GRAPH_NAME, NODE_KINDS, ContentServices, build_content_graph
 from agent_graph.examples import EXAMPLE_NAME, build_greeting_graph
-from agent_graph.runtime import make_durable
+from agent_graph.runtime import make_durable, validate_input_first
 
 
 def _content_services() -> ContentServices:
@@ -30,12 +30,15 @@ def _content_services() -> ContentServices:
 
 
 def build_studio_graphs() -> dict[str, Pregel[Any, Any, Any, Any]]:
-    """Compile the content agent and the example, both durable, without a checkpointer."""
+    """Compile the content agent and the example, both durable, without a checkpointer.
+
+    Both check their input before anything is saved (:func:`validate_input_first`).
+    """
     content = make_durable(build_content_graph(_content_services()), kinds=NODE_KINDS)
     example = make_durable(build_greeting_graph())
     return {
-        GRAPH_NAME: content.compile(name=GRAPH_NAME),
-        EXAMPLE_NAME: example.compile(name=EXAMPLE_NAME),
+        GRAPH_NAME: validate_input_first(content.compile(name=GRAPH_NAME)),
+        EXAMPLE_NAME: validate_input_first(example.compile(name=EXAMPLE_NAME)),
     }
 
 

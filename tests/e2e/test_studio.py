@@ -140,34 +140,54 @@ async def test_studio_runs_the_example_graph(studio_url: str, database_url: str)
     assert sorted(node for (node,) in events) == ["greet", "normalize", "sign"]
 
 
+GOOD_INPUT = {"content_agent": {"keyword": "solar panels"}, "durable_example": {"name": "ada"}}
+
+
 @pytest.mark.parametrize(
-    ("bad_input", "problem"),
-    [({"nope": 1}, "Field required"), ({"keyword": "   "}, "non-space character")],
+    ("graph", "bad_input", "field", "problem"),
+    [
+        ("content_agent", {"nope": 1}, "keyword", "Field required"),
+        ("content_agent", {"keyword": "   "}, "keyword", "non-space character"),
+        # the example's state accepts an empty name: only its input schema refuses it
+        ("durable_example", {"name": ""}, "name", "at least 1 character"),
+    ],
 )
 async def test_studio_rejects_malformed_input_naming_the_field(
-    studio_url: str, database_url: str, bad_input: dict[str, Any], problem: str
+    studio_url: str,
+    database_url: str,
+    graph: str,
+    bad_input: dict[str, Any],
+    field: str,
+    problem: str,
 ) -> None:
     client = get_client(url=studio_url)
     thread = await client.threads.create()
-    answer = await client.runs.wait(
-        thread["thread_id"], "content_agent", input=bad_input, raise_error=False
-    )
+    thread_id = thread["thread_id"]
+    answer = await client.runs.wait(thread_id, graph, input=bad_input, raise_error=False)
     assert isinstance(answer, dict)
     error = answer["__error__"]
     assert error["error"] == "ValidationError"
-    assert "keyword" in error["message"]
+    assert field in error["message"]
     assert problem in error["message"]
-    [run] = await client.runs.list(thread["thread_id"])
+    [run] = await client.runs.list(thread_id)
     assert run["status"] == "error"
-    # nothing ran: no node started for that thread
+    # nothing ran and nothing was saved: no node started, no checkpoint, an empty history
     assert (
-        rows(
-            database_url,
-            "SELECT kind FROM agent_graph_events WHERE thread_id = %s",
-            thread["thread_id"],
-        )
+        rows(database_url, "SELECT kind FROM agent_graph_events WHERE thread_id = %s", thread_id)
         == []
     )
+    assert checkpoint_ids(database_url, thread_id) == set()
+    assert await client.threads.get_history(thread_id) == []
+
+    # the server and the thread are still usable: a good input then runs to the end
+    good = GOOD_INPUT[graph]
+    await client.runs.wait(thread_id, graph, input=good, raise_error=True)
+    runs = await client.runs.list(thread_id)
+    assert sorted(r["status"] for r in runs) == ["error", "success"]
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == []
+    assert state["values"][field] == good[field]
+    assert len(await client.threads.get_history(thread_id, limit=200)) >= 4
 
 
 def checkpoint_ids(database_url: str, thread_id: str) -> set[str]:
@@ -224,11 +244,6 @@ async def test_studio_shows_an_escalation_as_a_question_and_resumes_with_the_ans
     assert ("node_completed", "notify") in events
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: langgraph dev writes the malformed input as new checkpoints before the "
-    "state model rejects it, and the thread's history then fails to load (HTTP 400)",
-)
 async def test_studio_bad_input_on_a_thread_with_checkpoints_leaves_them_untouched(
     studio_url: str, database_url: str
 ) -> None:
