@@ -36,6 +36,7 @@ from .runtime import (
     ThreadStatus,
     check_thread_id,
     make_durable,
+    validate_input_first,
 )
 from .runtime._allowlist import model_types
 
@@ -56,7 +57,8 @@ class Runtime:
     ) -> Runner:
         """Wrap ``builder`` with :func:`make_durable`, compile it on this store, return a runner."""
         saver = self.saver.with_allowlist(model_types(builder))
-        graph = make_durable(builder).compile(checkpointer=saver, name=name)
+        # a malformed input is refused before the run saves anything (Studio does the same)
+        graph = validate_input_first(make_durable(builder).compile(checkpointer=saver, name=name))
         return Runner(graph, self.context, graph_name=name, heartbeat_seconds=heartbeat_seconds)
 
 

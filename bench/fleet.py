@@ -4,13 +4,18 @@ On a dedicated database (created and dropped by the script), with the synthetic 
 ``agent_graph.fleet`` (a chain of ``--steps`` nodes, each awaiting ``--delay-ms``):
 
 1. stock LangGraph: ``--threads`` concurrent threads in one process on ``AsyncPostgresSaver``
-   (``durability="sync"``), no durable runtime: durable node-steps per second;
+   (``durability="sync"``), no durable runtime: durable node-steps per second, and the
+   process's CPU time per node-step;
 2. fleet: ``--workers`` worker processes (``agent-graph worker --concurrency``), ``--threads``
-   threads submitted at once: node-steps per second from submit to the last completion, and
-   peak RSS (VmHWM) per worker;
+   threads submitted at once: node-steps per second from submit to the last completion, the
+   workers' CPU time per node-step (what bounds throughput once the cores are saturated, and
+   far less sensitive than throughput to other load on the machine), and peak RSS (VmHWM) per
+   worker;
 3. SIGKILL: one worker holding ``--kill-threads`` in-flight threads (nodes of 500 ms) is killed
    while another one idles: seconds until 95% / 100% of its threads run again on the other;
 4. ``agent-graph submit --file`` of ``--submit`` keywords: wall time of the whole command.
+
+The 1-minute load average is recorded at start and end: compare runs only at similar loads.
 
 Usage::
 
@@ -71,6 +76,7 @@ async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> di
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         await saver.setup()
         graph = build_synthetic_graph(steps, delay_ms).compile(checkpointer=saver)
+        cpu_before = process_cpu_seconds(os.getpid())
         began = time.monotonic()
         await asyncio.gather(
             *(
@@ -83,7 +89,12 @@ async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> di
             )
         )
         seconds = time.monotonic() - began
-    return {"seconds": round(seconds, 2), "node_steps_per_s": round(threads * steps / seconds)}
+        cpu = process_cpu_seconds(os.getpid()) - cpu_before
+    return {
+        "seconds": round(seconds, 2),
+        "node_steps_per_s": round(threads * steps / seconds),
+        "cpu_ms_per_step": round(1000 * cpu / (threads * steps), 3),
+    }
 
 
 class Workers:
@@ -147,6 +158,12 @@ class Workers:
         self.procs.clear()
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from ``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -173,15 +190,19 @@ async def _submit(dsn: str, keywords: list[str]) -> None:
 def bench_fleet(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
     per_worker = -(-args.threads // args.workers)
     procs = [workers.start(per_worker) for _ in range(args.workers)]
+    cpu_before = sum(process_cpu_seconds(p.pid) for p in procs)
     began = time.monotonic()
     asyncio.run(_submit(workers.dsn, [f"tput {i}" for i in range(args.threads)]))
     _wait(lambda: completed(workers.dsn, "tput-") == args.threads, 900, "throughput run", 0.1)
     seconds = time.monotonic() - began
+    cpu = sum(process_cpu_seconds(p.pid) for p in procs) - cpu_before
     rss = [peak_rss_mb(p.pid) for p in procs]
     workers.stop()
     return {
         "seconds": round(seconds, 2),
         "node_steps_per_s": round(args.threads * args.steps / seconds),
+        # CPU of all workers per node-step: what bounds throughput on a saturated machine
+        "worker_cpu_ms_per_step": round(1000 * cpu / (args.threads * args.steps), 3),
         "peak_rss_mb": rss,
     }
 
@@ -272,7 +293,11 @@ def main() -> None:
         AGENT_GRAPH_POOL_SIZE=str(args.pool_size),
         AGENT_GRAPH_HEARTBEAT_SECONDS=os.environ.get("BENCH_RUN_HEARTBEAT", "2"),
     )
-    results: dict[str, Any] = {"threads": args.threads, "steps": args.steps}
+    results: dict[str, Any] = {
+        "threads": args.threads,
+        "steps": args.steps,
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+    }
     asyncio.run(_submit(dsn, []))  # schema first: workers and the stock saver share the database
     workers = Workers(dsn, env, logs)
     try:
@@ -295,6 +320,7 @@ def main() -> None:
         for proc in workers.procs:
             proc.kill()
         drop_database(server, database)
+    results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -16,10 +16,12 @@ from checkpointers._embedded import DEFAULT_DATABASE, default_data_dir, embedded
 from checkpointers._errors import (
     DatabaseUnavailable,
     EmbeddedPostgresError,
+    LeaseLost,
     MigrationError,
     RunNotFound,
 )
 from checkpointers._events import AttemptHistory, EventLog
+from checkpointers._held_writes import HeldWrites, commit_held
 from checkpointers._journal import (
     CostSummary,
     JournalEntry,
@@ -30,6 +32,7 @@ from checkpointers._journal import (
     NodeCost,
     thread_cost,
 )
+from checkpointers._leases import Leases, lease_errors
 from checkpointers._ledger import (
     EffectClaim,
     EffectLedger,
@@ -45,7 +48,7 @@ from checkpointers._migrate import (
 )
 from checkpointers._models import ArticleRecord, EventRecord, NewEvent, RunRecord
 from checkpointers._pool import AsyncPool, SyncPool, open_async_pool, open_pool
-from checkpointers._runs import RunRegistry
+from checkpointers._runs import RunClaim, RunRegistry
 from checkpointers._savers import (
     BeforeCommit,
     HookedAsyncPostgresSaver,
@@ -72,26 +75,32 @@ __all__ = [
     "EmbeddedPostgresError",
     "EventLog",
     "EventRecord",
+    "HeldWrites",
     "HookedAsyncPostgresSaver",
     "IdempotencyKeyConflict",
     "JournalEntry",
     "JournalKey",
     "JournalLookup",
+    "LeaseLost",
+    "Leases",
     "LlmJournal",
     "MigrationError",
     "NewDeadLetter",
     "NewEvent",
     "NewJournalEntry",
     "NodeCost",
+    "RunClaim",
     "RunNotFound",
     "RunRecord",
     "RunRegistry",
     "SyncPool",
+    "commit_held",
     "content_hash",
     "create_database",
     "default_data_dir",
     "drop_database",
     "embedded_dsn",
+    "lease_errors",
     "make_async_saver",
     "open_async_pool",
     "open_async_saver",

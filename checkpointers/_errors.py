@@ -29,3 +29,17 @@ class RunNotFound(DurableAgentError):
     """No run is registered under the given thread ID."""
 
     default_hint = "create the run first (RunRegistry.create) or check the thread ID"
+
+
+class LeaseLost(DurableAgentError):
+    """Another claim took the thread over: this process's lease on it is no longer valid.
+
+    Raised instead of writing anything (checkpoint, event, effect claim, journal row) for a thread
+    whose run was claimed by another driver since this process claimed it, e.g. after this
+    worker was frozen long enough for the fleet to hand its threads to another worker.
+    """
+
+    default_hint = (
+        "stop driving this thread: its new owner continues from the last checkpoint, and "
+        "nothing was written by this call"
+    )

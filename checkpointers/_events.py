@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from checkpointers._leases import Leases, lease_errors
 from checkpointers._models import EventRecord, NewEvent, jsonb
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
@@ -21,10 +22,13 @@ class EventLog:
     Args:
         pool: a pool from :func:`open_async_pool` over a database set up with
             :func:`setup_database`.
+        leases: the leases this process holds; events of a thread held there are fenced
+            (:class:`LeaseLost` instead of an insert once another claim took the thread over).
     """
 
-    def __init__(self, pool: AsyncPool) -> None:
+    def __init__(self, pool: AsyncPool, leases: Leases | None = None) -> None:
         self._pool = pool
+        self._leases = leases
 
     async def append(
         self,
@@ -47,30 +51,46 @@ class EventLog:
             attempt: attempt number, if any.
             owner: worker that recorded it, if any.
             data: JSON-able details (must not contain secrets).
+
+        Raises:
+            LeaseLost: the thread's lease held in ``leases`` is not the run's any more.
         """
         event = NewEvent(thread_id, kind, node, task_id, attempt, owner, data)
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(QUERIES.insert_event, event_params(event))
-            row = await cursor.fetchone()
+        with lease_errors():
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(QUERIES.insert_event, self._params(event))
+                row = await cursor.fetchone()
         assert row is not None
         return int(row["id"])
 
     async def append_many(self, events: Sequence[NewEvent]) -> builtins.list[int]:
-        """Append several events in one transaction; return their ids in the given order."""
+        """Append several events in one transaction; return their ids in the given order.
+
+        Raises:
+            LeaseLost: as :meth:`append` (then none of them is appended).
+        """
         if not events:
             return []
         ids: builtins.list[int] = []
-        async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            await cursor.executemany(
-                QUERIES.insert_event, [event_params(event) for event in events], returning=True
-            )
-            while True:
-                row = await cursor.fetchone()
-                if row is not None:
-                    ids.append(int(row["id"]))
-                if not cursor.nextset():
-                    break
+        params = [self._params(event) for event in events]
+        with lease_errors():
+            async with (
+                self._pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor() as cursor,
+            ):
+                await cursor.executemany(QUERIES.insert_event, params, returning=True)
+                while True:
+                    row = await cursor.fetchone()
+                    if row is not None:
+                        ids.append(int(row["id"]))
+                    if not cursor.nextset():
+                        break
         return ids
+
+    def _params(self, event: NewEvent) -> dict[str, Any]:
+        lease = self._leases.of(event.thread_id) if self._leases is not None else None
+        return event_params(event, lease)
 
     async def attempts(self, thread_id: str) -> dict[str, AttemptHistory]:
         """Earlier attempts of every node task of ``thread_id``, by task ID, in one query.
@@ -129,8 +149,10 @@ class AttemptHistory:
     last_kind: str | None = None
 
 
-def event_params(event: NewEvent) -> dict[str, Any]:
+def event_params(event: NewEvent, lease: int | None = None) -> dict[str, Any]:
+    """The parameters of ``insert_event`` for ``event``, fenced by ``lease`` if given."""
     return {
+        "lease": lease,
         "thread_id": event.thread_id,
         "kind": event.kind,
         "node": event.node,

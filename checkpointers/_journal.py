@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from checkpointers._events import event_params
+from checkpointers._leases import Leases, lease_errors
 from checkpointers._models import NewEvent, jsonb
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
@@ -84,30 +85,53 @@ class NewJournalEntry:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One row of ``agent_graph_llm_journal``: one paid LLM call."""
+class JournalEntry(NewJournalEntry):
+    """One row of ``agent_graph_llm_journal``: one paid LLM call.
+
+    Attributes:
+        id: the row's id (orders a thread's calls).
+        created_at: when the response was recorded.
+    """
 
     id: int
-    thread_id: str
-    node: str
-    task_id: str
-    request_hash: str
-    occurrence: int
-    attempt: int | None
-    model: str
-    request: dict[str, Any]
-    response: dict[str, Any]
-    prompt_tokens: int
-    completion_tokens: int
-    usd: float
-    owner: str | None
     created_at: datetime
+
+    @property
+    def thread_id(self) -> str:
+        """The thread (``key.thread_id``)."""
+        return self.key.thread_id
+
+    @property
+    def node(self) -> str:
+        """The node that made the request (``key.node``)."""
+        return self.key.node
+
+    @property
+    def task_id(self) -> str:
+        """LangGraph's task id (``key.task_id``)."""
+        return self.key.task_id
+
+    @property
+    def request_hash(self) -> str:
+        """sha256 of the request's content (``key.request_hash``)."""
+        return self.key.request_hash
+
+    @property
+    def occurrence(self) -> int:
+        """Which identical request of the node execution it answered (``key.occurrence``)."""
+        return self.key.occurrence
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> JournalEntry:
-        values = {field.name: row[field.name] for field in dataclasses.fields(cls)}
+        """Build the entry from a journal row (all columns)."""
+        key = JournalKey(
+            **{field.name: row[field.name] for field in dataclasses.fields(JournalKey)}
+        )
+        values = {
+            field.name: row[field.name] for field in dataclasses.fields(cls) if field.name != "key"
+        }
         values["usd"] = float(values["usd"])
-        return cls(**values)
+        return cls(key=key, **values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -189,10 +213,14 @@ class LlmJournal:
     Args:
         pool: a pool from :func:`open_async_pool` over a database set up with
             :func:`setup_database`.
+        leases: the leases this process holds: a response recorded with an event for a thread
+            held there is fenced (:class:`LeaseLost`, nothing recorded, once another claim
+            took the thread over).
     """
 
-    def __init__(self, pool: AsyncPool) -> None:
+    def __init__(self, pool: AsyncPool, leases: Leases | None = None) -> None:
         self._pool = pool
+        self._leases = leases
 
     async def lookup(self, key: JournalKey) -> JournalLookup:
         """Find the replayable response for ``key``, with the thread's budget and spend.
@@ -207,12 +235,7 @@ class LlmJournal:
         entry = None
         if row["id"] is not None:
             entry = JournalEntry(
-                id=int(row["id"]),
-                thread_id=key.thread_id,
-                node=key.node,
-                task_id=key.task_id,
-                request_hash=key.request_hash,
-                occurrence=key.occurrence,
+                key=key,
                 attempt=row["attempt"],
                 model=row["model"],
                 request={},  # not read back: a replay needs only the response
@@ -221,6 +244,7 @@ class LlmJournal:
                 completion_tokens=int(row["completion_tokens"]),
                 usd=_money(row["usd"]),
                 owner=row["owner"],
+                id=int(row["id"]),
                 created_at=row["created_at"],
             )
         budget = row["budget_usd"]
@@ -234,6 +258,9 @@ class LlmJournal:
         """Store a response, and ``event`` with it, in one transaction; return the row id.
 
         The event's data gains ``journal_id``. Committed when this returns.
+
+        Raises:
+            LeaseLost: the event's thread was taken over by another claim (nothing recorded).
         """
         params = {
             **entry.key.params(),
@@ -246,16 +273,21 @@ class LlmJournal:
             "usd": Decimal(repr(entry.usd)),
             "owner": entry.owner,
         }
-        async with self._pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(QUERIES.journal_insert, params)
-            row = await cursor.fetchone()
-            assert row is not None
-            journal_id = int(row["id"])
-            if event is not None:
-                data = {**(event.data or {}), "journal_id": journal_id}
-                await conn.execute(
-                    QUERIES.insert_event, event_params(dataclasses.replace(event, data=data))
-                )
+        lease = None
+        if event is not None and self._leases is not None:
+            lease = self._leases.of(event.thread_id)
+        with lease_errors():
+            async with self._pool.connection() as conn, conn.transaction():
+                cursor = await conn.execute(QUERIES.journal_insert, params)
+                row = await cursor.fetchone()
+                assert row is not None
+                journal_id = int(row["id"])
+                if event is not None:
+                    data = {**(event.data or {}), "journal_id": journal_id}
+                    await conn.execute(
+                        QUERIES.insert_event,
+                        event_params(dataclasses.replace(event, data=data), lease),
+                    )
         return journal_id
 
     async def entries(self, thread_id: str) -> builtins.list[JournalEntry]:

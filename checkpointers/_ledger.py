@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from checkpointers._events import event_params
+from checkpointers._held_writes import HeldWrites, TaskRows, send_held
+from checkpointers._leases import Leases, lease_errors
 from checkpointers._models import NewEvent, _Record, jsonb
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
@@ -92,13 +94,24 @@ class EffectLedger:
     Args:
         pool: a pool from :func:`open_async_pool` over a database set up with
             :func:`setup_database`.
+        leases: the leases this process holds; claims and records of a thread held there are
+            fenced (:class:`LeaseLost` once another claim took the thread over).
     """
 
-    def __init__(self, pool: AsyncPool) -> None:
+    def __init__(self, pool: AsyncPool, leases: Leases | None = None) -> None:
         self._pool = pool
+        self._leases = leases
 
     async def claim(
-        self, key: str, *, thread_id: str, node: str | None, name: str, digest: str, owner: str
+        self,
+        key: str,
+        *,
+        thread_id: str,
+        node: str | None,
+        name: str,
+        digest: str,
+        owner: str,
+        held: HeldWrites | None = None,
     ) -> EffectClaim:
         """Insert a ``claimed`` row for ``key``, or return the row already there.
 
@@ -109,9 +122,12 @@ class EffectLedger:
             name: what the effect is (e.g. ``create_post``).
             digest: :func:`content_hash` of the effect's name and content.
             owner: the claiming process.
+            held: writes to commit in the claim's transaction (e.g. the record of the effect
+                the same node performed just before: it costs no commit of its own then).
 
         Raises:
             IdempotencyKeyConflict: the key is already recorded with another name or content.
+            LeaseLost: the thread was taken over by another claim (nothing was claimed).
         """
         params = {
             "key": key,
@@ -120,11 +136,18 @@ class EffectLedger:
             "name": name,
             "content_hash": digest,
             "owner": owner,
+            "lease": self._lease(thread_id),
         }
+        lease = self._lease(thread_id)
+        fence = None if lease is None else (thread_id, lease)
         for _ in range(_CLAIM_TRIES):
-            async with self._pool.connection() as conn:
-                cursor = await conn.execute(QUERIES.claim_effect, params)
-                row = await cursor.fetchone()
+            with lease_errors():
+                async with self._pool.connection() as conn, conn.pipeline(), conn.cursor() as cur:
+                    if held:  # one transaction: the pipeline syncs at the fetch below
+                        await send_held(cur, fence, held)
+                        held = None
+                    await cur.execute(QUERIES.claim_effect, params)
+                    row = await cur.fetchone()
             # No row: a concurrent claim committed after this statement's snapshot; read again.
             if row is not None:
                 break
@@ -136,9 +159,14 @@ class EffectLedger:
             raise IdempotencyKeyConflict(key, name, record.name)
         return EffectClaim(record, fresh)
 
-    async def reclaim(self, key: str, owner: str) -> EffectRecord | None:
-        """Take over a ``claimed`` row left by a crash or a failed action (counts the claim)."""
-        return await self._one(QUERIES.reclaim_effect, {"key": key, "owner": owner})
+    async def reclaim(self, key: str, owner: str, thread_id: str) -> EffectRecord | None:
+        """Take over a ``claimed`` row left by a crash or a failed action (counts the claim).
+
+        Raises:
+            LeaseLost: ``thread_id`` was taken over by another claim (nothing changed).
+        """
+        params = {"key": key, "owner": owner, "lease": self._lease(thread_id)}
+        return await self._one(QUERIES.reclaim_effect, params)
 
     async def record(
         self,
@@ -154,6 +182,13 @@ class EffectLedger:
         """
         params = {"key": key, "result": jsonb(result), "compensation": jsonb(compensation)}
         return await self._one(QUERIES.record_effect, params, event)
+
+    @staticmethod
+    def record_rows(key: str, result: Any, compensation: dict[str, Any] | None) -> TaskRows:
+        """The statement of :meth:`record`, for a caller that commits it with other writes
+        (a node's checkpoint): it marks the claimed effect ``done``."""
+        params = {"key": key, "result": jsonb(result), "compensation": jsonb(compensation)}
+        return QUERIES.record_effect, [params]
 
     async def begin_compensation(self, key: str) -> EffectRecord | None:
         """Move a ``done`` effect to ``compensating``; None if it was not ``done``."""
@@ -178,12 +213,18 @@ class EffectLedger:
             rows = await cursor.fetchall()
         return [EffectRecord.from_row(row) for row in rows]
 
+    def _lease(self, thread_id: str) -> int | None:
+        return self._leases.of(thread_id) if self._leases is not None else None
+
     async def _one(
         self, query: LiteralString, params: dict[str, Any], event: NewEvent | None = None
     ) -> EffectRecord | None:
-        async with self._pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(query, params)
-            row = await cursor.fetchone()
-            if row is not None and event is not None:
-                await conn.execute(QUERIES.insert_event, event_params(event))
+        # the event is fenced: a taken-over thread's record is rolled back with it
+        with lease_errors():
+            async with self._pool.connection() as conn, conn.transaction():
+                cursor = await conn.execute(query, params)
+                row = await cursor.fetchone()
+                if row is not None and event is not None:
+                    lease = self._lease(event.thread_id)
+                    await conn.execute(QUERIES.insert_event, event_params(event, lease))
         return None if row is None else EffectRecord.from_row(row)

@@ -90,6 +90,7 @@ class RunRecord(_Record):
     heartbeat_at: datetime | None
     recoveries: int
     error: Any
+    lease: int
     created_at: datetime
     updated_at: datetime
 

@@ -69,6 +69,14 @@ class _PoolConfig:
         )
 
 
+#: A transaction left idle this long (its process frozen) is ended by the server.
+IDLE_TRANSACTION_TIMEOUT = "10s"
+
+
+async def _limit_idle(conn: AsyncConnection[DictRow]) -> None:
+    await conn.execute(QUERIES.limit_idle_transactions, {"timeout": IDLE_TRANSACTION_TIMEOUT})
+
+
 async def _probe(config: _PoolConfig) -> None:
     """Connect once and run a trivial query, or raise DatabaseUnavailable."""
     try:
@@ -100,7 +108,7 @@ async def open_async_pool(
     """
     config = _PoolConfig(dsn, min_size, max_size, connect_timeout)
     await _probe(config)
-    pool: AsyncPool = AsyncConnectionPool(**config.pool_kwargs())
+    pool: AsyncPool = AsyncConnectionPool(**config.pool_kwargs(), configure=_limit_idle)
     try:
         try:
             await pool.open(wait=True, timeout=connect_timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, LiteralString
@@ -12,7 +13,21 @@ from checkpointers._models import RunRecord, jsonb
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
 
-__all__ = ["RunRegistry"]
+__all__ = ["RunClaim", "RunRegistry"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunClaim:
+    """What :meth:`RunRegistry.claim` returns.
+
+    Args:
+        previous: the run as it was before the claim (a ``running`` status with another owner
+            means that owner stopped, crashed or froze, without finishing).
+        lease: the fencing token of this claim: hold it in :class:`Leases` while driving.
+    """
+
+    previous: RunRecord
+    lease: int
 
 
 class RunRegistry:
@@ -50,23 +65,29 @@ class RunRegistry:
             raise RunNotFound(f"run {thread_id!r} vanished while being created")
         return existing
 
-    async def claim(self, thread_id: str, owner: str) -> RunRecord:
-        """Mark the run ``running`` by ``owner`` with a fresh heartbeat, atomically.
-
-        Returns:
-            The run as it was before the claim: a ``running`` status with another owner means
-            that owner stopped (crashed or lost its lease) without finishing.
+    async def claim(self, thread_id: str, owner: str) -> RunClaim:
+        """Mark the run ``running`` by ``owner`` with a fresh heartbeat and a new lease,
+        atomically (a concurrent claim waits, then takes the lease after this one).
 
         Raises:
             RunNotFound: no run for ``thread_id``.
         """
-        previous = await self._one(QUERIES.claim_run, {"thread_id": thread_id, "owner": owner})
-        if previous is None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(QUERIES.claim_run, {"thread_id": thread_id, "owner": owner})
+            row = await cursor.fetchone()
+        if row is None:
             raise RunNotFound(f"no run registered for thread {thread_id!r}")
-        return previous
+        lease = int(row.pop("new_lease"))
+        return RunClaim(RunRecord.from_row(row), lease)
 
     async def set_status(
-        self, thread_id: str, status: str, *, error: Any = None, owner: str | None = None
+        self,
+        thread_id: str,
+        status: str,
+        *,
+        error: Any = None,
+        owner: str | None = None,
+        lease: int | None = None,
     ) -> bool:
         """Set the status and error of a run (``error=None`` clears a previous error).
 
@@ -75,11 +96,19 @@ class RunRegistry:
             status: the new status.
             error: JSON-able error details (class, message, attempts...) or None.
             owner: if given, update only while the run is still owned by ``owner``.
+            lease: if given, update only while ``lease`` is the run's (no newer claim).
 
         Returns:
-            True if the run was updated, False if it does not exist or has another owner.
+            True if the run was updated, False if it does not exist, has another owner or
+            another lease.
         """
-        params = {"thread_id": thread_id, "status": status, "error": jsonb(error), "owner": owner}
+        params = {
+            "thread_id": thread_id,
+            "status": status,
+            "error": jsonb(error),
+            "owner": owner,
+            "lease": lease,
+        }
         async with self._pool.connection() as conn:
             cursor = await conn.execute(QUERIES.set_run_status, params)
             return await cursor.fetchone() is not None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -18,26 +20,26 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow
+from psycopg_pool import AsyncConnectionPool
 
-from checkpointers._events import event_params
+from checkpointers._held_writes import HeldWrites, WriteHolder, send_held
+from checkpointers._leases import Leases, lease_errors
 from checkpointers._migrate import setup_database, setup_database_sync
-from checkpointers._models import NewEvent
 from checkpointers._pool import AsyncPool, open_async_pool, open_pool
-from checkpointers._queries import QUERIES
 
 __all__ = [
     "BeforeCommit",
-    "EventsForTask",
+    "ExtrasForTask",
     "HookedAsyncPostgresSaver",
     "make_async_saver",
     "open_async_saver",
     "open_saver",
 ]
 
-#: Returns the events to commit together with a task's writes, given the task ID.
-EventsForTask: TypeAlias = Callable[[str], Sequence[NewEvent]]
+#: Returns the rows and events to commit together with a task's writes, given the task ID.
+ExtrasForTask: TypeAlias = Callable[[str], HeldWrites]
 
 #: Called with ``"put"`` or ``"put_writes"`` and the config before a checkpoint write is sent.
 BeforeCommit: TypeAlias = Callable[
@@ -59,11 +61,46 @@ class _NoLock(asyncio.Lock):
         return None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Prefix:
+    """What goes first in the pipeline of the checkpoint write in progress."""
+
+    fence: tuple[str, int] | None
+    held: HeldWrites
+
+
+_PREFIX: contextvars.ContextVar[_Prefix | None] = contextvars.ContextVar(
+    "agent_graph_checkpoint_prefix", default=None
+)
+
+
+def _key(config: RunnableConfig) -> tuple[str, str]:
+    configurable = config["configurable"]
+    return str(configurable["thread_id"]), str(configurable.get("checkpoint_ns", ""))
+
+
 class HookedAsyncPostgresSaver(AsyncPostgresSaver):
     """``AsyncPostgresSaver`` that awaits ``before_commit(op, config)`` at the start of
-    ``aput`` (op ``"put"``) and ``aput_writes`` (op ``"put_writes"``).
+    ``aput`` (op ``"put"``) and ``aput_writes`` (op ``"put_writes"``), commits a task's
+    events with its writes, fences both with the thread's lease, and can save a task's writes
+    in the transaction of the checkpoint that follows them.
 
     The hook may raise (or kill the process) to simulate a crash before the checkpoint commit.
+
+    Args:
+        conn: the pool (or one connection) checkpoints are written through.
+        before_commit: see above.
+        serde: checkpoint serializer (langgraph's default when None).
+        extras_for_task: the rows (e.g. an effect's record) and events (e.g. the task's
+            completion) to commit with a task's writes, given its task ID.
+        leases: the leases this process holds: a checkpoint or pending writes of a thread held
+            there are written only while the lease is the run's, checked in the same
+            transaction (:class:`LeaseLost` otherwise, and nothing is written).
+        hold_writes: if set, a finished task's writes (and events) wait up to this many
+            seconds for the thread's next checkpoint and are committed with it: one commit
+            per step instead of two (see :mod:`checkpointers._held_writes`). Errors and
+            interrupts are never held. Call :meth:`aflush` before reading pending writes of a
+            superstep that ended without a checkpoint.
     """
 
     def __init__(
@@ -72,17 +109,58 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         *,
         before_commit: BeforeCommit | None = None,
         serde: SerializerProtocol | None = None,
-        events_for_task: EventsForTask | None = None,
+        extras_for_task: ExtrasForTask | None = None,
+        leases: Leases | None = None,
+        hold_writes: float | None = None,
     ) -> None:
         super().__init__(conn, serde=serde)
+        if isinstance(conn, AsyncConnectionPool):
+            # each call draws its own connection: stock's instance-wide lock would only make
+            # the pool's connections wait for one another (one query at a time per process)
+            self.lock = _NoLock()
         self.before_commit = before_commit
-        self.events_for_task = events_for_task
+        self.extras_for_task = extras_for_task
+        self.leases = leases
+        self._holder = WriteHolder(hold_writes, self._write_held) if hold_writes else None
+
+    async def aflush(self, thread_id: str | None = None) -> None:
+        """Commit the task writes held for ``thread_id`` (every thread if None) now.
+
+        Raises:
+            LeaseLost: the thread was taken over (its held writes are dropped).
+        """
+        if self._holder is not None:
+            await self._holder.flush(thread_id)
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        # Stock opens one pipeline per checkpoint write: the fence and the held rows go first
+        # in it, so they and the checkpoint are one transaction (an error skips the rest).
+        prefix = _PREFIX.get() if pipeline else None
+        async with super()._cursor(pipeline=pipeline) as cur:
+            if prefix is not None:
+                await send_held(cur, prefix.fence, prefix.held)
+            yield cur
+
+    @contextmanager
+    def _sending(self, thread_id: str, held: HeldWrites) -> Iterator[None]:
+        lease = self.leases.of(thread_id) if self.leases is not None else None
+        fence = None if lease is None else (thread_id, lease)
+        token = _PREFIX.set(_Prefix(fence, held))
+        try:
+            with lease_errors():
+                yield
+        finally:
+            _PREFIX.reset(token)
 
     async def _before(self, op: Literal["put", "put_writes"], config: RunnableConfig) -> None:
         if self.before_commit is not None:
             result = self.before_commit(op, config)
             if inspect.isawaitable(result):
                 await result
+
+    def _take_held(self, key: tuple[str, str]) -> HeldWrites:
+        return self._holder.take(key) if self._holder is not None else HeldWrites()
 
     async def aput(
         self,
@@ -92,7 +170,9 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         await self._before("put", config)
-        return await super().aput(config, checkpoint, metadata, new_versions)
+        key = _key(config)
+        with self._sending(key[0], self._take_held(key)):
+            return await super().aput(config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self,
@@ -102,19 +182,10 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         task_path: str = "",
     ) -> None:
         await self._before("put_writes", config)
-        events = self.events_for_task(task_id) if self.events_for_task is not None else ()
-        if not events:
-            await super().aput_writes(config, writes, task_id, task_path)
-            return
-        # The task's writes and its events (e.g. "node_completed") commit together: after a
-        # crash either both are there (the task is not run again) or neither is.
-        query = (
-            self.UPSERT_CHECKPOINT_WRITES_SQL
-            if all(w[0] in WRITES_IDX_MAP for w in writes)
-            else self.INSERT_CHECKPOINT_WRITES_SQL
-        )
+        special = all(w[0] in WRITES_IDX_MAP for w in writes)
+        query = self.UPSERT_CHECKPOINT_WRITES_SQL if special else self.INSERT_CHECKPOINT_WRITES_SQL
         configurable = config["configurable"]
-        params = self._dump_writes(
+        rows = self._dump_writes(
             configurable["thread_id"],
             configurable["checkpoint_ns"],
             configurable["checkpoint_id"],
@@ -122,11 +193,26 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
             task_path,
             writes,
         )
+        # the task's own rows first, then what the task deferred (effect records, events)
+        task = HeldWrites([(query, rows)])
+        if self.extras_for_task is not None:
+            task.add(self.extras_for_task(task_id))
+        key = _key(config)
+        if self._holder is not None and not any(w[0] in WRITES_IDX_MAP for w in writes):
+            self._holder.hold(key, task)
+            return
+        # An error, an interrupt...: written at once, with whatever the thread had held, so
+        # that the superstep's finished siblings are saved before the run stops.
+        held = self._take_held(key)
+        held.add(task)
+        await self._write_held(key, held)
+
+    async def _write_held(self, key: tuple[str, str], held: HeldWrites) -> None:
         # One pipeline, as stock sends its writes: the statements before the pipeline's sync
         # form one implicit transaction, so the events commit with the writes or not at all.
-        async with self._cursor(pipeline=True) as cur:
-            await cur.executemany(query, params)
-            await cur.executemany(QUERIES.insert_event, [event_params(e) for e in events])
+        with self._sending(key[0], held):
+            async with self._cursor(pipeline=True):
+                pass
 
 
 def make_async_saver(
@@ -143,9 +229,7 @@ def make_async_saver(
         before_commit: optional hook, see :class:`HookedAsyncPostgresSaver`.
         serde: checkpoint serializer (langgraph's default when None).
     """
-    saver = HookedAsyncPostgresSaver(pool, before_commit=before_commit, serde=serde)
-    saver.lock = _NoLock()
-    return saver
+    return HookedAsyncPostgresSaver(pool, before_commit=before_commit, serde=serde)
 
 
 @asynccontextmanager

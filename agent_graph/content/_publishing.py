@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -103,6 +104,28 @@ class _Cms:
         return result
 
 
+@dataclass(frozen=True)
+class _Step:
+    """One publishing effect: a POST to the CMS, found again by key, undone by a compensation."""
+
+    name: str
+    """The effect's name in the ledger."""
+    path: str
+    """Where the POST goes; ``{id}`` stands for the target object's id."""
+    listing: str
+    """The listing at ``path`` that finds the effect by its key ("" when found another way)."""
+    undo: str
+    """The compensation that undoes it."""
+    undo_arg: str
+    """The compensation's argument: the id of the object the effect created or changed."""
+
+
+_UPLOAD_ASSET = _Step("upload_asset", "/cms/assets", "assets", DELETE_ASSET, "asset_id")
+_CREATE_POST = _Step("create_post", "/cms/posts", "posts", DELETE_POST, "post_id")
+_SET_LIVE = _Step("set_live", "/cms/posts/{id}/publish", "", UNPUBLISH, "post_id")
+_NOTIFY = _Step("notify", "/notify", "notifications", RETRACT, "notification_id")
+
+
 class PublishingNodes:
     """The publishing nodes of the content agent and their compensations.
 
@@ -132,21 +155,7 @@ class PublishingNodes:
         for asset in article_assets(state.article):
             content = {k: v for k, v in asset.items() if k != "data"}
             content["sha256"] = hashlib.sha256(asset["data"].encode()).hexdigest()
-
-            async def upload(key: str, asset: dict[str, str] = asset) -> dict[str, Any]:
-                return await self.cms.send("POST", "/cms/assets", key, asset)
-
-            async def lookup(key: str) -> dict[str, Any] | None:
-                return await self.cms.first("/cms/assets", "assets", key)
-
-            result = await effect(
-                "upload_asset",
-                upload,
-                content=content,
-                lookup=lookup,
-                compensate=lambda r: Undo(DELETE_ASSET, {"asset_id": r["asset_id"]}),
-                config=config,
-            )
+            result = await self._perform(_UPLOAD_ASSET, config, asset, content=content)
             uploaded.append(Asset(asset_id=str(result["asset_id"]), name=asset["name"]))
         return {"assets": uploaded}
 
@@ -161,21 +170,7 @@ class PublishingNodes:
             "meta": {"description": article.meta_description, "keywords": article.keywords},
             "asset_ids": [a.asset_id for a in state.assets],
         }
-
-        async def create(key: str) -> dict[str, Any]:
-            return await self.cms.send("POST", "/cms/posts", key, payload)
-
-        async def lookup(key: str) -> dict[str, Any] | None:
-            return await self.cms.first("/cms/posts", "posts", key)
-
-        post = await effect(
-            "create_post",
-            create,
-            content=payload,
-            lookup=lookup,
-            compensate=lambda r: Undo(DELETE_POST, {"post_id": r["post_id"]}),
-            config=config,
-        )
+        post = await self._perform(_CREATE_POST, config, payload)
         publication = Publication(post_id=str(post["post_id"]), slug=article.slug, status="draft")
         return {"publication": publication}
 
@@ -184,22 +179,14 @@ class PublishingNodes:
         assert state.publication is not None
         post_id = state.publication.post_id
 
-        async def go_live(key: str) -> dict[str, Any]:
-            return await self.cms.send("POST", f"/cms/posts/{post_id}/publish", key)
-
         async def lookup(key: str) -> dict[str, Any] | None:
             post = await self.cms.get(f"/cms/posts/{post_id}")
             if post is None or post.get("status") != "live":
                 return None
             return {"post_id": post_id, "slug": post["slug"], "status": "live"}
 
-        live = await effect(
-            "set_live",
-            go_live,
-            content={"post_id": post_id},
-            lookup=lookup,
-            compensate=Undo(UNPUBLISH, {"post_id": post_id}),
-            config=config,
+        live = await self._perform(
+            _SET_LIVE, config, content={"post_id": post_id}, target=post_id, lookup=lookup
         )
         status = str(live.get("status", "live"))
         return {"publication": state.publication.model_copy(update={"status": status})}
@@ -213,22 +200,51 @@ class PublishingNodes:
             "slug": article.slug,
             "text": f"New article: {article.title}",
         }
+        await self._perform(_NOTIFY, config, payload)
+        return {"notified": True}
 
-        async def send(key: str) -> dict[str, Any]:
-            return await self.cms.send("POST", "/notify", key, payload)
+    async def _perform(
+        self,
+        step: _Step,
+        config: RunnableConfig,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        content: Any = None,
+        target: str | None = None,
+        lookup: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None,
+    ) -> dict[str, Any]:
+        """POST ``payload`` for ``step`` as an idempotent, undoable :func:`effect`.
 
-        async def lookup(key: str) -> dict[str, Any] | None:
-            return await self.cms.first("/notify", "notifications", key)
+        Args:
+            step: which effect, where it is sent, how it is found again and undone.
+            config: the node's config.
+            payload: the JSON body sent to the CMS.
+            content: what the ledger keys the effect on; default ``payload``.
+            target: the id of the existing object the effect acts on (filled in for ``{id}``
+                in the path, and the compensation's argument); None when the effect creates
+                the object, whose id the compensation then takes from the result.
+            lookup: how to find the effect by key after a crash; default the first item of
+                ``step.listing`` at ``step.path`` carrying the key.
+        """
+        path = step.path.format(id=target)
 
-        await effect(
-            "notify",
-            send,
-            content=payload,
-            lookup=lookup,
-            compensate=lambda r: Undo(RETRACT, {"notification_id": r["notification_id"]}),
+        async def act(key: str) -> dict[str, Any]:
+            return await self.cms.send("POST", path, key, payload)
+
+        async def find(key: str) -> dict[str, Any] | None:
+            return await self.cms.first(step.path, step.listing, key)
+
+        def undo(result: dict[str, Any]) -> Undo:
+            return Undo(step.undo, {step.undo_arg: result[step.undo_arg]})
+
+        return await effect(
+            step.name,
+            act,
+            content=payload if content is None else content,
+            lookup=lookup or find,
+            compensate=undo if target is None else Undo(step.undo, {step.undo_arg: target}),
             config=config,
         )
-        return {"notified": True}
 
     # -- compensations and their lookups (args come from the ledger) ----------------------------
 

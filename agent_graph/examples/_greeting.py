@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 from pydantic import BaseModel, ConfigDict, Field
+
+from ._linear import linear_graph
 
 #: Graph name the example is served and run under.
 EXAMPLE_NAME = "durable_example"
@@ -49,14 +51,8 @@ def build_greeting_graph() -> StateGraph[Any, Any, Any, Any]:
     Returns:
         A ``StateGraph`` over :class:`GreetingState` taking ``{"name": ...}`` as input.
     """
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(
-        GreetingState, input_schema=GreetingRequest
+    return linear_graph(
+        GreetingState,
+        {"normalize": normalize, "greet": greet, "sign": sign},
+        input_schema=GreetingRequest,
     )
-    builder.add_node("normalize", normalize)
-    builder.add_node("greet", greet)
-    builder.add_node("sign", sign)
-    builder.add_edge(START, "normalize")
-    builder.add_edge("normalize", "greet")
-    builder.add_edge("greet", "sign")
-    builder.add_edge("sign", END)
-    return builder

@@ -24,6 +24,7 @@ from typing import Any
 from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
+from checkpointers import LeaseLost
 from policies import Classification
 from policies._errors import ConfigurationError
 
@@ -139,9 +140,17 @@ class ThreadDriver:
             return "dead_lettered"
         try:
             try:
-                status = await self.runner.start(thread_id, self.graph.make_input(keyword))
+                status = await self.runner.start(
+                    thread_id, self.graph.make_input(keyword), describe=False
+                )
             except ThreadUnfinished:
-                status = await self.runner.resume(thread_id)
+                # The queue hands a thread to one job at a time: if it gave it to this one,
+                # the process recorded as its driver is gone or frozen, even when its PID is
+                # alive. Taking over revokes that driver's lease (fencing its writes).
+                status = await self.runner.resume(thread_id, takeover=True, describe=False)
+        except LeaseLost:
+            # this worker was frozen and the thread was handed to another: drop it silently
+            return "lease_lost"
         except ThreadBusy as exc:
             logger.info(
                 "thread %s is driven by %s; retrying later",

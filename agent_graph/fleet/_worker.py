@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from dataclasses import dataclass
@@ -109,11 +110,31 @@ async def run_worker(
     async with open_async_pool(dsn, min_size=1, max_size=2) as pool:
         await setup_fleet_database(pool)
         async with factory(settings) as graph:
+            _tune_gc()
             driver = ThreadDriver(graph, max_recoveries=options.max_recoveries)
             app = make_app(dsn, driver)
             driver.app = app
             async with app.open_async():
                 await _serve(app, pool, driver, options)
+
+
+#: Allocations between two young-generation collections (CPython's default is 2000).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def _tune_gc() -> None:
+    """Make the garbage collector cheap for a process running hundreds of threads at once.
+
+    Once the graph is loaded, everything alive (modules, the compiled graph, pools) stays for
+    the life of the process: freezing it keeps the collector from walking it again at every
+    full collection. Each node-step allocates thousands of short-lived objects (freed by
+    reference counting), so collecting after every 2,000 allocations mostly scans the live
+    state of the threads in flight; fewer, larger collections cost less per step.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    logger.debug("garbage collector tuned", extra={"frozen": gc.get_freeze_count()})
 
 
 async def _serve(app: App, pool: AsyncPool, driver: ThreadDriver, options: WorkerOptions) -> None:

@@ -28,6 +28,7 @@ from checkpointers import (
 
 from ..runtime import NodeScope, current_scope
 from ._budget import BudgetExceeded
+from ._limits import LlmLimiter, LlmSlot
 from ._pricing import PriceTable, estimate_usd
 from ._records import (
     completion_allowance,
@@ -76,7 +77,7 @@ class _Call:
 
     @property
     def journal(self) -> LlmJournal:
-        return LlmJournal(self.scope.ctx.pool)
+        return self.scope.ctx.journal
 
     def event(self, kind: str, data: dict[str, Any]) -> NewEvent:
         run = self.scope.run
@@ -112,7 +113,9 @@ class JournaledChatOpenAI(ChatOpenAI):
       :class:`BudgetExceeded` is raised before anything is sent;
     - else the provider is called and the answer, its token usage and its price (from
       ``prices``) are committed to the journal, with an ``llm_call`` event, before the
-      node goes on.
+      node goes on. The request holds a slot of the fleet-wide limits of its model (see
+      :func:`~agent_graph.llm.set_llm_limit`) while it is in flight, waiting for one when
+      the fleet is at its limit; a journal hit takes none.
 
     Plain, structured (``with_structured_output``, any method) and streamed calls are covered;
     a replayed stream is one chunk. Outside durable nodes, and for the synchronous
@@ -123,11 +126,14 @@ class JournaledChatOpenAI(ChatOpenAI):
         prices: price table used to cost calls (OpenAI list prices, nominal for others).
         completion_allowance: completion tokens assumed by the budget check when the request
             sets no ``max_tokens``.
+        limit_lease_seconds: how long the slot of a call whose process died stays taken
+            (default: the request timeout times its attempts plus 30 s, else 180 s).
         (every other argument is ``ChatOpenAI``'s.)
     """
 
     prices: PriceTable = Field(default_factory=PriceTable.standard, exclude=True)
     completion_allowance: int = Field(default=500, ge=0)
+    limit_lease_seconds: float | None = Field(default=None, gt=0)
 
     async def _agenerate(
         self,
@@ -145,8 +151,9 @@ class JournaledChatOpenAI(ChatOpenAI):
             await self._replayed(call, found.entry)
             return result_from_json(found.entry.response)
         async with self._reserved(call, found):
-            result = await super()._agenerate(messages, stop, run_manager, **kwargs)
-            await self._record(call, result, streamed=False)
+            async with self._slot(call) as slot:
+                result = await super()._agenerate(messages, stop, run_manager, **kwargs)
+            await self._record(call, result, slot, streamed=False)
         return result
 
     async def _astream(
@@ -178,18 +185,20 @@ class JournaledChatOpenAI(ChatOpenAI):
             stream_usage = True  # the journal prices the call from the reported usage
         chunks: list[ChatGenerationChunk] = []
         async with self._reserved(call, found):
-            async for chunk in super()._astream(
-                messages, stop, run_manager, stream_usage=stream_usage, **kwargs
-            ):
-                chunks.append(chunk)
-                yield chunk
+            async with self._slot(call) as slot:
+                async for chunk in super()._astream(
+                    messages, stop, run_manager, stream_usage=stream_usage, **kwargs
+                ):
+                    chunks.append(chunk)
+                    yield chunk
             if chunks:
                 whole = reduce(add, chunks)
                 generation = ChatGeneration(
                     message=message_chunk_to_message(whole.message),
                     generation_info=whole.generation_info,
                 )
-                await self._record(call, ChatResult(generations=[generation]), streamed=True)
+                result = ChatResult(generations=[generation])
+                await self._record(call, result, slot, streamed=True)
 
     def _call(
         self,
@@ -260,7 +269,23 @@ class JournaledChatOpenAI(ChatOpenAI):
             else:
                 _IN_FLIGHT.pop(thread_id, None)
 
-    async def _record(self, call: _Call, result: ChatResult, *, streamed: bool) -> None:
+    def _slot(self, call: _Call) -> contextlib.AbstractAsyncContextManager[LlmSlot]:
+        """Hold a fleet-wide call slot of the model for the request (see :class:`LlmLimiter`)."""
+        limiter = LlmLimiter.shared(call.scope.ctx.pool)
+        return limiter.acquire(call.model, lease_seconds=self._lease_seconds())
+
+    def _lease_seconds(self) -> float:
+        if self.limit_lease_seconds is not None:
+            return self.limit_lease_seconds
+        timeout = self.request_timeout
+        if isinstance(timeout, int | float) and timeout > 0:
+            attempts = 1 + (self.max_retries if self.max_retries is not None else 2)
+            return float(timeout) * attempts + 30.0
+        return 180.0
+
+    async def _record(
+        self, call: _Call, result: ChatResult, slot: LlmSlot, *, streamed: bool
+    ) -> None:
         """Commit the answer, its usage and price, and an ``llm_call`` event, together."""
         usage = usage_of(result)
         estimated = usage is None
@@ -290,6 +315,7 @@ class JournaledChatOpenAI(ChatOpenAI):
                 "estimate_usd": call.estimate,
                 "streamed": streamed,
                 "usage_estimated": estimated,
+                "limit_wait_s": round(slot.waited_seconds, 3),
             },
         )
         await call.journal.record(entry, event)

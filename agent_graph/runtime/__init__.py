@@ -21,8 +21,9 @@ from ._effects import (
     side_effect,
 )
 from ._failpoints import FailpointError, Failpoints
-from ._records import NodeExecution, ThreadStatus
-from ._runner import Runner, check_thread_id
+from ._input import check_input, validate_input_first
+from ._records import NodeExecution, ThreadStatus, check_thread_id
+from ._runner import Runner
 from ._saga import (
     COMPENSATIONS,
     Compensation,
@@ -52,6 +53,7 @@ __all__ = [
     "Runner",
     "ThreadStatus",
     "Undo",
+    "check_input",
     "check_thread_id",
     "compensate",
     "compensation",
@@ -64,4 +66,5 @@ __all__ = [
     "owner_is_alive",
     "process_owner",
     "side_effect",
+    "validate_input_first",
 ]

@@ -16,7 +16,18 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from checkpointers import AsyncPool, AttemptHistory, EventLog, NewEvent, RunRegistry
+from checkpointers import (
+    AsyncPool,
+    AttemptHistory,
+    EffectLedger,
+    EventLog,
+    HeldWrites,
+    Leases,
+    LlmJournal,
+    NewEvent,
+    RunRegistry,
+    commit_held,
+)
 from policies import Budget, Classifier, Policies
 
 from ._failpoints import Failpoints
@@ -71,17 +82,59 @@ class DurableContext:
     budget: Budget = field(default_factory=Budget)
     events: EventLog = field(init=False)
     runs: RunRegistry = field(init=False)
+    ledger: EffectLedger = field(init=False)
+    journal: LlmJournal = field(init=False)
+    #: the fencing tokens of the threads this process drives (see :class:`Leases`)
+    leases: Leases = field(default_factory=Leases)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _deferred: dict[str, list[NewEvent]] = field(default_factory=dict, repr=False)
+    _deferred: dict[str, HeldWrites] = field(default_factory=dict, repr=False)
+    _effects: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     _attempts: dict[str, dict[str, AttemptHistory]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.events = EventLog(self.pool)
+        self.events = EventLog(self.pool, self.leases)
         self.runs = RunRegistry(self.pool)
+        self.ledger = EffectLedger(self.pool, self.leases)
+        self.journal = LlmJournal(self.pool, self.leases)
 
     def defer_event(self, task_id: str, event: NewEvent) -> None:
         """Hold ``event`` until the task's writes are saved, then commit it with them."""
-        self._deferred.setdefault(task_id, []).append(event)
+        self._deferred.setdefault(task_id, HeldWrites()).events.append(event)
+
+    def defer_effect(
+        self,
+        task_id: str,
+        key: str,
+        result: Any,
+        compensation: dict[str, Any] | None,
+        event: NewEvent,
+    ) -> None:
+        """Hold the record of a performed effect (and its event) until the task's writes are
+        saved, then commit it with them; until then :meth:`deferred_effect` knows it."""
+        held = self._deferred.setdefault(task_id, HeldWrites())
+        held.rows.append(EffectLedger.record_rows(key, result, compensation))
+        held.events.append(event)
+        self._effects.setdefault(task_id, {})[key] = result
+
+    def deferred_effect(self, task_id: str, key: str) -> tuple[bool, Any]:
+        """(True, result) if this task performed the effect ``key`` and its record is held."""
+        performed = self._effects.get(task_id, {})
+        return (key in performed, performed.get(key))
+
+    def take_task_writes(self, task_id: str) -> HeldWrites:
+        """What is held for ``task_id`` (the saver commits it with the task's writes)."""
+        self._effects.pop(task_id, None)
+        return self._deferred.pop(task_id, None) or HeldWrites()
+
+    async def commit_task_writes(self, thread_id: str, task_id: str) -> None:
+        """Commit now what is held for a task that will not save writes (dead-lettered).
+
+        Raises:
+            LeaseLost: the thread was taken over (nothing is written).
+        """
+        lease = self.leases.of(thread_id)
+        fence = None if lease is None else (thread_id, lease)
+        await commit_held(self.pool, fence, self.take_task_writes(task_id))
 
     async def earlier_attempts(self, thread_id: str, task_id: str | None) -> AttemptHistory:
         """What earlier attempts of a node task left behind (read once per thread and run)."""
@@ -97,10 +150,6 @@ class DurableContext:
     def forget_attempts(self, thread_id: str) -> None:
         """Drop the cached attempt history of a thread (read again on next use)."""
         self._attempts.pop(thread_id, None)
-
-    def take_events(self, task_id: str) -> list[NewEvent]:
-        """The events held for ``task_id`` (the saver commits them with the task's writes)."""
-        return self._deferred.pop(task_id, [])
 
     def request_stop(self) -> None:
         """Ask every durable node of this process to stop at its next node boundary."""

@@ -17,7 +17,7 @@ from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.graph import StateGraph
 from langgraph.types import interrupt
 
-from checkpointers import AttemptHistory, NewEvent
+from checkpointers import AttemptHistory, LeaseLost, NewEvent
 from policies import Classification, OperationKind, check_budget, decide
 
 from .._errors import StopRequested
@@ -146,8 +146,8 @@ async def _run_node(
         token = enter_scope(NodeScope(ctx, run, attempt))
         try:
             result = await inner.ainvoke(state, config)
-        except GraphBubbleUp:
-            raise
+        except (GraphBubbleUp, LeaseLost):
+            raise  # an interrupt, or another driver owns the thread now: not a node failure
         except Exception as exc:
             classification = ctx.classifier.classify(exc)
             decision = decide(
@@ -157,21 +157,16 @@ async def _run_node(
                 policy=policy,
                 random=random.random(),
             )
-            await ctx.events.append(
-                run.thread_id,
-                "node_failed",
-                node=run.node,
-                task_id=run.task_id,
-                attempt=attempt,
-                owner=ctx.owner,
-                data={
-                    **classification.to_dict(),
-                    "action": decision.action,
-                    "delay": decision.delay,
-                    "why": decision.why,
-                    "started_at": started_at.isoformat(),
-                    "duration_ms": round((time.monotonic() - began) * 1000, 3),
-                },
+            await _record_failure(
+                ctx,
+                run,
+                attempt,
+                classification,
+                action=decision.action,
+                delay=decision.delay,
+                why=decision.why,
+                started_at=started_at.isoformat(),
+                duration_ms=round((time.monotonic() - began) * 1000, 3),
             )
             logger.info(
                 "node %s attempt %d failed (%s): %s",
@@ -314,6 +309,30 @@ async def _aborted(ctx: DurableContext, run: NodeRun) -> FailureReport:
     )
 
 
+async def _record_failure(
+    ctx: DurableContext,
+    run: NodeRun,
+    attempt: int,
+    classification: Classification,
+    *,
+    action: str,
+    delay: float,
+    **details: Any,
+) -> None:
+    """Append the ``node_failed`` event of one attempt: what happened, what the policy decided
+    (``action``, ``delay`` before the next attempt) and any ``details``. Attempt counts and
+    backoffs are read back from these events after a restart."""
+    await ctx.events.append(
+        run.thread_id,
+        "node_failed",
+        node=run.node,
+        task_id=run.task_id,
+        attempt=attempt,
+        owner=ctx.owner,
+        data={**classification.to_dict(), "action": action, "delay": delay, **details},
+    )
+
+
 async def _crash_loop(ctx: DurableContext, run: NodeRun, earlier: AttemptHistory) -> None:
     classification = Classification(
         kind="fatal",
@@ -322,15 +341,7 @@ async def _crash_loop(ctx: DurableContext, run: NodeRun, earlier: AttemptHistory
         message=f"the process died {earlier.interrupted} times running this node",
     )
     attempt = earlier.failed + earlier.interrupted + 1
-    await ctx.events.append(
-        run.thread_id,
-        "node_failed",
-        node=run.node,
-        task_id=run.task_id,
-        attempt=attempt,
-        owner=ctx.owner,
-        data={**classification.to_dict(), "action": "dead_letter", "delay": 0.0},
-    )
+    await _record_failure(ctx, run, attempt, classification, action="dead_letter", delay=0.0)
     raise NodeDeadLettered(
         FailureReport(
             node=run.node,

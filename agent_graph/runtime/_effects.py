@@ -17,7 +17,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
 
-from checkpointers import EffectLedger, NewEvent, content_hash
+from checkpointers import NewEvent, content_hash
 from policies import Fatal
 
 from ._context import DurableContext, NodeRun, current_scope, durable_context
@@ -112,14 +112,30 @@ async def effect(
         details = {"effect": name, "key": key, **data}
         return NewEvent(run.thread_id, kind, run.node, run.task_id, attempt, ctx.owner, details)
 
-    ledger = EffectLedger(ctx.pool)
+    if run.task_id is not None:
+        done, earlier = ctx.deferred_effect(run.task_id, key)
+        if done:  # done earlier in this task; its record is saved with the task's writes
+            ctx.defer_event(run.task_id, event("effect_reused"))
+            return cast(T, earlier)
+    ledger = ctx.ledger
     claim = await ledger.claim(
-        key, thread_id=run.thread_id, node=run.node, name=name, digest=digest, owner=ctx.owner
+        key,
+        thread_id=run.thread_id,
+        node=run.node,
+        name=name,
+        digest=digest,
+        owner=ctx.owner,
+        # the records of this task's earlier effects ride in this claim's transaction
+        held=ctx.take_task_writes(run.task_id) if run.task_id is not None else None,
     )
     if not claim.fresh:
         record = claim.record
         if record.status == "claimed":
-            record = await ledger.reclaim(key, ctx.owner) or await ledger.get(key) or record
+            record = (
+                await ledger.reclaim(key, ctx.owner, run.thread_id)
+                or await ledger.get(key)
+                or record
+            )
         if record.status in ("compensating", "compensated"):
             raise EffectCompensated(key, name, record.thread_id)
         if record.status != "claimed":
@@ -138,7 +154,13 @@ async def effect(
     result = await action(key)
     ctx.failpoints.hit(f"effect:{name}:after")
     stored = _stored(name, result)
-    await ledger.record(key, stored, _undo(compensate, stored), event("effect_performed"))
+    performed = event("effect_performed")
+    if run.task_id is not None:
+        # recorded in the node's checkpoint transaction (one commit less per effect): a crash
+        # before it leaves the claim unrecorded, which a re-run reconciles like any other
+        ctx.defer_effect(run.task_id, key, stored, _undo(compensate, stored), performed)
+    else:
+        await ledger.record(key, stored, _undo(compensate, stored), performed)
     return cast(T, stored)
 
 

@@ -23,7 +23,11 @@ import re
 import signal
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+from uuid import UUID
+
+from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.outputs import LLMResult
 
 from policies._errors import ConfigurationError
 
@@ -134,3 +138,21 @@ class Failpoints:
 
 
 NO_FAILPOINTS = Failpoints()
+
+
+class LlmFailpoints(AsyncCallbackHandler):
+    """Fires ``llm:NODE:response`` failpoints once a model response has arrived."""
+
+    def __init__(self, failpoints: Failpoints) -> None:
+        self.failpoints = failpoints
+        self.nodes: dict[UUID, str] = {}
+
+    async def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        metadata = kwargs.get("metadata") or {}
+        self.nodes[run_id] = str(metadata.get("langgraph_node", "*"))
+
+    async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        node = self.nodes.pop(run_id, "*")
+        self.failpoints.hit(f"llm:{node}:response")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from checkpointers import EventRecord
+
+from .._errors import InvalidThreadId
 
 ThreadState = Literal[
     "completed",
@@ -102,3 +106,25 @@ def node_executions(events: list[EventRecord]) -> list[NodeExecution]:
         )
         executions.append((str(started) if started else at, event.id, execution))
     return [execution for _, _, execution in sorted(executions, key=lambda e: (e[0], e[1]))]
+
+
+_THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+def check_thread_id(thread_id: str) -> str:
+    """Return ``thread_id`` if well-formed, else raise :class:`InvalidThreadId`."""
+    if not _THREAD_ID.match(thread_id):
+        raise InvalidThreadId(
+            f"malformed thread ID {thread_id!r}",
+            hint="use 1-128 characters: letters, digits and . _ : @ -, starting with a letter "
+            "or digit",
+        )
+    return thread_id
+
+
+def jsonable_values(values: Mapping[str, Any]) -> Any:
+    """A thread's state values as JSON data (pydantic models dumped)."""
+    return {
+        key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        for key, value in values.items()
+    }

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
-from uuid import UUID
 
-from langchain_core.callbacks import AsyncCallbackHandler
-from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
-from checkpointers import DeadLetterStore, NewEvent, thread_cost
+from checkpointers import (
+    DeadLetterStore,
+    HookedAsyncPostgresSaver,
+    LeaseLost,
+    NewEvent,
+    RunRecord,
+    thread_cost,
+)
 from policies import redact
 
 from .._errors import (
-    InvalidThreadId,
     StopRequested,
     ThreadBusy,
     ThreadCompensated,
@@ -30,44 +30,24 @@ from .._errors import (
 from ..llm._budget import BudgetExceeded
 from ._context import DurableContext, owner_is_alive
 from ._dead_letters import record_dead_letter
+from ._driving import interrupted_tasks, run_heartbeat
+from ._failpoints import LlmFailpoints
 from ._failure import PATCH_KEY, FailureReport, NodeDeadLettered
 from ._operations import HumanOperations
-from ._records import REGISTRY_STATES, NodeExecution, ThreadStatus, node_executions
+from ._records import (
+    REGISTRY_STATES,
+    NodeExecution,
+    ThreadState,
+    ThreadStatus,
+    check_thread_id,
+    jsonable_values,
+    node_executions,
+)
 from ._saga import CompensationFailed, compensate
 
 logger = logging.getLogger(__name__)
 
-_THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 ProgressCallback = Callable[[str, str], None]
-
-
-def check_thread_id(thread_id: str) -> str:
-    """Return ``thread_id`` if well-formed, else raise :class:`InvalidThreadId`."""
-    if not _THREAD_ID.match(thread_id):
-        raise InvalidThreadId(
-            f"malformed thread ID {thread_id!r}",
-            hint="use 1-128 characters: letters, digits and . _ : @ -, starting with a letter "
-            "or digit",
-        )
-    return thread_id
-
-
-class _LlmFailpoints(AsyncCallbackHandler):
-    """Fires ``llm:NODE:response`` failpoints once a model response has arrived."""
-
-    def __init__(self, ctx: DurableContext) -> None:
-        self.ctx = ctx
-        self.nodes: dict[UUID, str] = {}
-
-    async def on_chat_model_start(
-        self, serialized: dict[str, Any], messages: Any, *, run_id: UUID, **kwargs: Any
-    ) -> None:
-        metadata = kwargs.get("metadata") or {}
-        self.nodes[run_id] = str(metadata.get("langgraph_node", "*"))
-
-    async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        node = self.nodes.pop(run_id, "*")
-        self.ctx.failpoints.hit(f"llm:{node}:response")
 
 
 class Runner(HumanOperations):
@@ -92,7 +72,7 @@ class Runner(HumanOperations):
         self.graph = graph
         self.ctx = ctx
         self.graph_name = graph_name
-        self.result_of = result_of or _jsonable_values
+        self.result_of = result_of or jsonable_values
         self.heartbeat_seconds = heartbeat_seconds
         self.dead_letters = DeadLetterStore(ctx.pool)
 
@@ -102,12 +82,25 @@ class Runner(HumanOperations):
         return {"configurable": {"thread_id": thread_id}}
 
     async def start(
-        self, thread_id: str, graph_input: Any, *, on_step: ProgressCallback | None = None
+        self,
+        thread_id: str,
+        graph_input: Any,
+        *,
+        on_step: ProgressCallback | None = None,
+        describe: bool = True,
     ) -> ThreadStatus:
         """Start a new thread with ``graph_input`` and run it to the end.
 
         A thread that already completed is not run again: its status is returned. A thread that
         exists and is unfinished is refused, since new input would discard its pending work.
+
+        Args:
+            thread_id: the thread.
+            graph_input: the graph's input (a dict or a pydantic model).
+            on_step: called with the thread ID and node name after each node.
+            describe: False to get only the outcome (``status``, ``owner``) of a run that
+                stopped plainly, without reading the thread back (four queries fewer: what a
+                fleet worker, which only needs the outcome, saves per thread).
 
         Raises:
             InvalidThreadId: malformed ID.
@@ -122,16 +115,30 @@ class Runner(HumanOperations):
             raise ThreadUnfinished(thread_id, tuple(snapshot.next))
         payload = graph_input.model_dump() if isinstance(graph_input, BaseModel) else graph_input
         await self.ctx.runs.create(thread_id, self.graph_name, payload)
-        return await self._drive(thread_id, payload, "run_started", on_step)
+        return await self._drive(thread_id, payload, "run_started", on_step, describe=describe)
 
     async def resume(
-        self, thread_id: str, *, on_step: ProgressCallback | None = None
+        self,
+        thread_id: str,
+        *,
+        on_step: ProgressCallback | None = None,
+        takeover: bool = False,
+        describe: bool = True,
     ) -> ThreadStatus:
         """Continue a thread from its last checkpoint; completed nodes are not run again.
 
+        Args:
+            thread_id: the thread.
+            on_step: called with the thread ID and node name after each node.
+            takeover: claim the thread even if the process recorded as running it is alive
+                (a fleet whose queue decided that its worker is gone, e.g. frozen): the old
+                driver's lease is revoked, so it cannot write for the thread any more.
+            describe: see :meth:`start`.
+
         Raises:
             ThreadNotFound: no checkpoint and no run exist for the ID.
-            ThreadBusy: another live process runs the thread.
+            ThreadBusy: another live process runs the thread (and ``takeover`` is False).
+            LeaseLost: another process claimed the thread while this one drove it.
         """
         check_thread_id(thread_id)
         snapshot = await self.graph.aget_state(self.config(thread_id))
@@ -154,7 +161,9 @@ class Runner(HumanOperations):
             letters = [x for x in await self.dead_letters.list() if x.thread_id == thread_id]
             if letters:
                 return await self.redrive(letters[-1].id, on_step=on_step)
-        return await self._drive(thread_id, None, "run_resumed", on_step)
+        return await self._drive(
+            thread_id, None, "run_resumed", on_step, takeover=takeover, describe=describe
+        )
 
     async def status(self, thread_id: str) -> ThreadStatus:
         """Describe a thread.
@@ -225,42 +234,98 @@ class Runner(HumanOperations):
         *,
         patches: dict[str, dict[str, Any]] | None = None,
         data: dict[str, Any] | None = None,
+        takeover: bool = False,
+        describe: bool = True,
     ) -> ThreadStatus:
         run = await self.ctx.runs.get(thread_id)
         if (
-            run is not None
+            not takeover
+            and run is not None
             and run.status == "running"
             and run.owner != self.ctx.owner
             and owner_is_alive(run.owner)
         ):
             raise ThreadBusy(thread_id, run.owner or "another process")
-        previous = await self.ctx.runs.claim(thread_id, self.ctx.owner)
+        claim = await self.ctx.runs.claim(thread_id, self.ctx.owner)
+        # From here on every write for the thread is fenced by this claim's lease.
+        self.ctx.leases.hold(thread_id, claim.lease)
+        try:
+            outcome = await self._drive_claimed(
+                thread_id,
+                claim.previous,
+                graph_input,
+                event_kind,
+                on_step,
+                patches=patches,
+                data=data,
+            )
+        except LeaseLost:
+            logger.warning(
+                "thread %s was taken over by another process; stopped driving it",
+                thread_id,
+                extra={"thread_id": thread_id, "lease": claim.lease},
+            )
+            raise
+        finally:
+            self.ctx.leases.release(thread_id, claim.lease)
+            self.ctx.forget_attempts(thread_id)
+        if not describe and outcome is not None:
+            # the caller only needs the outcome (e.g. a fleet worker): skip the status reads
+            return ThreadStatus(thread_id=thread_id, status=outcome, owner=self.ctx.owner)
+        return await self.status(thread_id)
+
+    async def _drive_claimed(
+        self,
+        thread_id: str,
+        previous: RunRecord,
+        graph_input: Any,
+        event_kind: str,
+        on_step: ProgressCallback | None,
+        *,
+        patches: dict[str, dict[str, Any]] | None,
+        data: dict[str, Any] | None,
+    ) -> ThreadState | None:
+        """Run the claimed thread; return the status it ended in, None if not plain to tell
+        (dead-lettered, compensated, failed: read it back with :meth:`status`)."""
         data = {"graph": self.graph_name, **(data or {})}
         events = [NewEvent(thread_id, event_kind, owner=self.ctx.owner, data=data)]
         if event_kind == "run_started":
             self.ctx.remember_attempts(thread_id, {})  # a new thread: no earlier attempts
         else:
             self.ctx.forget_attempts(thread_id)
-        if previous is not None and previous.status == "running" and event_kind == "run_resumed":
+        if previous.status == "running" and event_kind == "run_resumed":
             data["recovered_from"] = previous.owner
             data["recoveries"] = await self.ctx.runs.increment_recoveries(thread_id)
-            events += await self._interrupted(thread_id, previous.owner)
+            snapshot = await self.graph.aget_state(self.config(thread_id))
+            earlier = await self.ctx.events.attempts(thread_id)
+            events += interrupted_tasks(
+                snapshot, earlier, thread_id, self.ctx.owner, previous.owner
+            )
         await self.ctx.events.append_many(events)
         config = self.config(thread_id)
         if self.ctx.failpoints.watches("llm:"):
-            config["callbacks"] = [_LlmFailpoints(self.ctx)]
+            config["callbacks"] = [LlmFailpoints(self.ctx.failpoints)]
         if patches:
             config["configurable"][PATCH_KEY] = patches
         try:
-            async with self._heartbeat(thread_id):
-                async for chunk in self.graph.astream(
-                    graph_input, config, stream_mode="updates", durability="sync"
-                ):
-                    if on_step is not None:
-                        for node in chunk:
-                            on_step(thread_id, node)
+            try:
+                async with run_heartbeat(self.ctx, thread_id, self.heartbeat_seconds):
+                    async for chunk in self.graph.astream(
+                        graph_input, config, stream_mode="updates", durability="sync"
+                    ):
+                        if on_step is not None:
+                            for node in chunk:
+                                on_step(thread_id, node)
+            finally:
+                # a superstep that ended without a checkpoint (a failure) may leave its
+                # finished tasks' writes held by the saver: save them before reading state
+                if isinstance(self.graph.checkpointer, HookedAsyncPostgresSaver):
+                    await self.graph.checkpointer.aflush(thread_id)
+        except LeaseLost:
+            raise
         except StopRequested:
             await self._finish(thread_id, "incomplete", "run_stopped")
+            return "incomplete"
         except NodeDeadLettered as failure:
             await self._dead_letter(thread_id, failure.report)
         except BudgetExceeded as over:
@@ -282,43 +347,21 @@ class Runner(HumanOperations):
             snapshot = await self.graph.aget_state(self.config(thread_id))
             if not snapshot.next and not snapshot.tasks:
                 await self._finish(thread_id, "completed", "run_completed")
-            elif any(task.interrupts for task in snapshot.tasks):
+                return "completed"
+            if any(task.interrupts for task in snapshot.tasks):
                 await self._finish(thread_id, "waiting_for_human", "run_paused")
-            else:
-                await self._finish(thread_id, "incomplete", "run_stopped")
-        finally:
-            self.ctx.forget_attempts(thread_id)
-        return await self.status(thread_id)
-
-    async def _interrupted(self, thread_id: str, owner: str | None) -> list[NewEvent]:
-        """``node_interrupted`` events for the tasks a crashed process left unfinished.
-
-        They count as attempts (and toward the crash-loop limit); a task that was waiting out
-        a backoff after a recorded failure was not running, so it is not counted again.
-        """
-        snapshot = await self.graph.aget_state(self.config(thread_id))
-        earlier = await self.ctx.events.attempts(thread_id)
-        return [
-            NewEvent(
-                thread_id,
-                "node_interrupted",
-                task.name,
-                task.id,
-                None,
-                self.ctx.owner,
-                {"crashed_owner": owner},
-            )
-            for task in snapshot.tasks
-            if task.result is None
-            and not task.interrupts
-            and task.error is None
-            and (earlier.get(task.id) is None or earlier[task.id].last_kind != "node_failed")
-        ]
+                return "waiting_for_human"
+            await self._finish(thread_id, "incomplete", "run_stopped")
+            return "incomplete"
+        return None
 
     async def _finish(
         self, thread_id: str, status: str, event: str, error: dict[str, Any] | None = None
     ) -> None:
-        await self.ctx.runs.set_status(thread_id, status, error=error, owner=self.ctx.owner)
+        lease = self.ctx.leases.of(thread_id)
+        await self.ctx.runs.set_status(
+            thread_id, status, error=error, owner=self.ctx.owner, lease=lease
+        )
         await self.ctx.events.append(thread_id, event, owner=self.ctx.owner, data=error)
 
     async def dead_letter(self, thread_id: str, report: FailureReport) -> None:
@@ -330,6 +373,9 @@ class Runner(HumanOperations):
         await self._dead_letter(thread_id, report)
 
     async def _dead_letter(self, thread_id: str, report: FailureReport) -> None:
+        if report.task_id is not None:
+            # effects the failed node performed are recorded, so that they are compensated
+            await self.ctx.commit_task_writes(thread_id, report.task_id)
         snapshot = await self.graph.aget_state(self.config(thread_id))
         checkpoint_id = (snapshot.config or {}).get("configurable", {}).get("checkpoint_id")
         letter = await record_dead_letter(
@@ -360,28 +406,3 @@ class Runner(HumanOperations):
         await self.ctx.events.append(
             thread_id, "thread_compensated", owner=self.ctx.owner, data={"undone": undone}
         )
-
-    @contextlib.asynccontextmanager
-    async def _heartbeat(self, thread_id: str) -> AsyncIterator[None]:
-        async def beat() -> None:
-            while True:
-                await asyncio.sleep(self.heartbeat_seconds or 0)
-                await self.ctx.runs.heartbeat(self.ctx.owner, [thread_id])
-
-        if self.heartbeat_seconds is None:  # someone else beats (e.g. a fleet worker)
-            yield
-            return
-        task = asyncio.create_task(beat())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-def _jsonable_values(values: Mapping[str, Any]) -> Any:
-    return {
-        key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-        for key, value in values.items()
-    }

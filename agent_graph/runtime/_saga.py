@@ -136,7 +136,7 @@ async def compensate(
             compensations after it (older effects) are left for the next call.
     """
     registry = registry or COMPENSATIONS
-    ledger = EffectLedger(ctx.pool)
+    ledger = ctx.ledger
     effects = await ledger.list(thread_id)
     pending = [
         e

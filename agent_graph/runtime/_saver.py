@@ -19,9 +19,13 @@ class DurableSaver(HookedAsyncPostgresSaver):
     Args:
         pool: the connection pool (autocommit, dict rows) the checkpoints are written through.
         durable: the context of this process.
+        hold_writes: seconds a finished task's writes may wait for the next checkpoint, to
+            commit both in one transaction (one commit per step); None writes them at once.
     """
 
-    def __init__(self, pool: AsyncPool, durable: DurableContext) -> None:
+    def __init__(
+        self, pool: AsyncPool, durable: DurableContext, *, hold_writes: float | None = 0.05
+    ) -> None:
         # Strict msgpack: only the types of the compiled graph's schemas (which LangGraph adds
         # at compile time) are revived from a checkpoint, nothing else.
         serde = JsonPlusSerializer(allowed_msgpack_modules=None)
@@ -29,7 +33,9 @@ class DurableSaver(HookedAsyncPostgresSaver):
             pool,
             before_commit=self._before_commit,
             serde=serde,
-            events_for_task=durable.take_events,
+            extras_for_task=durable.take_task_writes,
+            leases=durable.leases,
+            hold_writes=hold_writes,
         )
         self.durable = durable
 

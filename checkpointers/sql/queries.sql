@@ -37,8 +37,11 @@ SELECT version, name, applied_at FROM agent_graph_schema_migrations ORDER BY ver
 INSERT INTO agent_graph_schema_migrations (version, name) VALUES (%(version)s, %(name)s)
 
 -- name: insert_event
+-- Fenced: with a lease, nothing is inserted (DAG01) unless the lease is the run's.
 INSERT INTO agent_graph_events (thread_id, kind, node, task_id, attempt, owner, data)
-VALUES (%(thread_id)s, %(kind)s, %(node)s, %(task_id)s, %(attempt)s, %(owner)s, %(data)s)
+SELECT %(thread_id)s, %(kind)s, %(node)s, %(task_id)s, %(attempt)s::integer, %(owner)s,
+       %(data)s::jsonb
+WHERE agent_graph_fence(%(thread_id)s, %(lease)s::bigint)
 RETURNING id
 
 -- name: list_events
@@ -50,7 +53,7 @@ ORDER BY id
 
 -- name: get_run
 SELECT thread_id, graph, status, input, owner, heartbeat_at, recoveries, error,
-       created_at, updated_at
+       lease, created_at, updated_at
 FROM agent_graph_runs
 WHERE thread_id = %(thread_id)s
 
@@ -59,32 +62,38 @@ INSERT INTO agent_graph_runs (thread_id, graph, status, input)
 VALUES (%(thread_id)s, %(graph)s, %(status)s, %(input)s)
 ON CONFLICT (thread_id) DO NOTHING
 RETURNING thread_id, graph, status, input, owner, heartbeat_at, recoveries, error,
-          created_at, updated_at
+          lease, created_at, updated_at
 
 -- name: claim_run
 -- The CTE locks the row and keeps its values from before the UPDATE, so the caller sees the
--- previous owner, status and heartbeat (a concurrent claim waits and then sees ours).
+-- previous owner, status and heartbeat (a concurrent claim waits and then sees ours), and
+-- new_lease, the fencing token of this claim (see 0006_fencing.sql).
 WITH previous AS (
     SELECT thread_id, graph, status, input, owner, heartbeat_at, recoveries, error,
-           created_at, updated_at
+           lease, created_at, updated_at
     FROM agent_graph_runs
     WHERE thread_id = %(thread_id)s
     FOR UPDATE
 )
 UPDATE agent_graph_runs AS r
-SET status = 'running', owner = %(owner)s, heartbeat_at = now(), updated_at = now()
+SET status = 'running', owner = %(owner)s, heartbeat_at = now(), updated_at = now(),
+    lease = r.lease + 1
 FROM previous
 WHERE r.thread_id = previous.thread_id
 RETURNING previous.thread_id, previous.graph, previous.status, previous.input, previous.owner,
-          previous.heartbeat_at, previous.recoveries, previous.error, previous.created_at,
-          previous.updated_at
+          previous.heartbeat_at, previous.recoveries, previous.error, previous.lease,
+          previous.created_at, previous.updated_at, r.lease AS new_lease
 
 -- name: set_run_status
 UPDATE agent_graph_runs
 SET status = %(status)s, error = %(error)s, updated_at = now()
 WHERE thread_id = %(thread_id)s
   AND (%(owner)s::text IS NULL OR owner = %(owner)s::text)
+  AND (%(lease)s::bigint IS NULL OR lease = %(lease)s::bigint)
 RETURNING thread_id
+
+-- name: check_lease
+SELECT agent_graph_fence(%(thread_id)s, %(lease)s::bigint)
 
 -- name: heartbeat_runs
 UPDATE agent_graph_runs
@@ -100,7 +109,7 @@ RETURNING recoveries
 
 -- name: list_runs
 SELECT thread_id, graph, status, input, owner, heartbeat_at, recoveries, error,
-       created_at, updated_at
+       lease, created_at, updated_at
 FROM agent_graph_runs
 WHERE %(status)s::text IS NULL OR status = %(status)s::text
 ORDER BY created_at DESC, thread_id
@@ -108,7 +117,7 @@ LIMIT %(limit)s
 
 -- name: list_stale_runs
 SELECT thread_id, graph, status, input, owner, heartbeat_at, recoveries, error,
-       created_at, updated_at
+       lease, created_at, updated_at
 FROM agent_graph_runs
 WHERE status = 'running'
   AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => %(seconds)s))
@@ -133,3 +142,9 @@ WHERE slug = %(slug)s
 
 -- name: count_articles
 SELECT count(*) AS n FROM agent_graph_articles
+
+-- name: limit_idle_transactions
+-- Set on every pooled connection: a process frozen (SIGSTOP, GC pause, partition) in the middle
+-- of a transaction must not hold its row locks (e.g. the lease check's) past this, or the worker
+-- taking its threads over would wait on them until it wakes up.
+SELECT set_config('idle_in_transaction_session_timeout', %(timeout)s, false)

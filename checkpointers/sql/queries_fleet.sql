@@ -61,11 +61,15 @@ VALUES (%(model)s, %(max_concurrent)s, %(rpm)s, %(burst)s, %(burst)s, clock_time
 DELETE FROM agent_graph_llm_limits WHERE model = %(model)s
 
 -- name: llm_acquire
-SELECT granted, lease_id, wait_seconds
-  FROM agent_graph_llm_acquire(%(model)s, %(owner)s, %(ttl)s::double precision)
+-- Leases and tokens are short-lived: their commit does not wait for the disk (a server crash
+-- may forget the last few, which frees slots early or lets a lease run to its expiry).
+SELECT a.granted, a.lease_id, a.wait_seconds
+  FROM set_config('synchronous_commit', 'off', true) AS s,
+       agent_graph_llm_acquire(%(model)s, %(owner)s, %(ttl)s::double precision) AS a
 
 -- name: llm_release
-DELETE FROM agent_graph_llm_leases WHERE id = %(lease_id)s
+WITH s AS (SELECT set_config('synchronous_commit', 'off', true))
+DELETE FROM agent_graph_llm_leases WHERE id = %(lease_id)s AND EXISTS (SELECT FROM s)
 
 -- name: llm_usage
 SELECT l.model, l.max_concurrent, l.rpm,

@@ -3,7 +3,8 @@
 -- name: claim_effect
 WITH inserted AS (
     INSERT INTO agent_graph_effects (key, thread_id, node, name, content_hash, claimed_by)
-    VALUES (%(key)s, %(thread_id)s, %(node)s, %(name)s, %(content_hash)s, %(owner)s)
+    SELECT %(key)s, %(thread_id)s, %(node)s, %(name)s, %(content_hash)s, %(owner)s
+    WHERE agent_graph_fence(%(thread_id)s, %(lease)s::bigint)
     ON CONFLICT (key) DO NOTHING
     RETURNING key, seq, thread_id, node, name, content_hash, status, result, compensation,
               compensation_result, claims, claimed_by, claimed_at, done_at, compensated_at
@@ -20,6 +21,7 @@ WHERE key = %(key)s AND NOT EXISTS (SELECT 1 FROM inserted)
 UPDATE agent_graph_effects
 SET claims = claims + 1, claimed_by = %(owner)s, claimed_at = now()
 WHERE key = %(key)s AND status = 'claimed'
+  AND agent_graph_fence(thread_id, %(lease)s::bigint)
 RETURNING key, seq, thread_id, node, name, content_hash, status, result, compensation,
           compensation_result, claims, claimed_by, claimed_at, done_at, compensated_at
 

@@ -24,6 +24,8 @@ def fleet(database_url: str, tmp_path: Path) -> Iterator[Fleet]:
 
 
 def test_sigkill_one_of_two_workers_every_thread_completes(fleet: Fleet) -> None:
+    # 4 s per thread: the threads the victim holds are still running when it is killed
+    fleet.env["AGENT_GRAPH_SYNTHETIC_DELAY_MS"] = "200"
     keywords = [f"kill test {i}" for i in range(50)]
     ids = [f"kill-test-{i}" for i in range(50)]
     victim = fleet.worker("--concurrency", "10")
@@ -54,7 +56,8 @@ def test_sigkill_one_of_two_workers_every_thread_completes(fleet: Fleet) -> None
 
 
 def test_sigterm_drains_within_grace_and_threads_finish_elsewhere(fleet: Fleet) -> None:
-    fleet.env["AGENT_GRAPH_SYNTHETIC_DELAY_MS"] = "200"  # 4 s per thread
+    # 12 s per thread: still running when the second worker is up, even on a loaded machine
+    fleet.env["AGENT_GRAPH_SYNTHETIC_DELAY_MS"] = "600"
     ids = [f"drain-{i}" for i in range(12)]
     leaving = fleet.worker("--concurrency", "12", "--grace", "10")
     fleet.submit(ids)
@@ -67,6 +70,7 @@ def test_sigterm_drains_within_grace_and_threads_finish_elsewhere(fleet: Fleet) 
         60,
         "the second worker to register",
     )
+    assert fleet.held_by(leaving) >= 6, "the leaving worker still holds threads to drain"
     leaving.send_signal(signal.SIGTERM)
     assert leaving.wait(10) == 0, fleet.log_of(leaving)
 

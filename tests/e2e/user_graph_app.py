@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any, TypedDict
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 
 from agent_graph import Settings, effect, make_durable, open_runtime
+from agent_graph.examples import linear_graph
 
 
 class Order(TypedDict, total=False):
@@ -52,15 +53,7 @@ def build(counter: Path) -> StateGraph[Any, Any, Any, Any]:
         mark("thank")
         return {"note": f"thanks for {state['item']}"}
 
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Order)
-    builder.add_node("quote", quote)
-    builder.add_node("charge", charge)
-    builder.add_node("thank", thank)
-    builder.add_edge(START, "quote")
-    builder.add_edge("quote", "charge")
-    builder.add_edge("charge", "thank")
-    builder.add_edge("thank", END)
-    return builder
+    return linear_graph(Order, {"quote": quote, "charge": charge, "thank": thank})
 
 
 async def main(command: str, thread_id: str, counter: Path) -> int:

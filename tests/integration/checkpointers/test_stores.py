@@ -100,8 +100,9 @@ async def test_claim_returns_the_row_as_it_was_before(pool: AsyncPool) -> None:
     runs = RunRegistry(pool)
     await runs.create("t1", "content", None)
 
-    first = await runs.claim("t1", "worker-a")
-    second = await runs.claim("t1", "worker-b")
+    first_claim = await runs.claim("t1", "worker-a")
+    second_claim = await runs.claim("t1", "worker-b")
+    first, second = first_claim.previous, second_claim.previous
     now = await runs.get("t1")
 
     assert first.status == "pending"
@@ -116,13 +117,17 @@ async def test_claim_returns_the_row_as_it_was_before(pool: AsyncPool) -> None:
     assert now.status == "running"
     assert now.heartbeat_at is not None
     assert now.heartbeat_at >= second.heartbeat_at
+    # every claim takes a new fencing token; the run keeps the latest
+    assert (first.lease, first_claim.lease, second.lease, second_claim.lease) == (0, 1, 1, 2)
+    assert now.lease == 2
 
 
 async def test_concurrent_claims_see_each_other(pool: AsyncPool) -> None:
     runs = RunRegistry(pool)
     await runs.create("t1", "content", None)
 
-    previous = await asyncio.gather(*(runs.claim("t1", f"w{i}") for i in range(5)))
+    claims = await asyncio.gather(*(runs.claim("t1", f"w{i}") for i in range(5)))
+    previous = [claim.previous for claim in claims]
 
     # Claims are serialized by the row lock: exactly one saw the unclaimed run, every other
     # one saw the owner that claimed just before it.
@@ -132,6 +137,8 @@ async def test_concurrent_claims_see_each_other(pool: AsyncPool) -> None:
     assert final is not None
     assert len(owners) == 4
     assert final.owner not in owners
+    assert sorted(claim.lease for claim in claims) == [1, 2, 3, 4, 5]
+    assert final.lease == 5
 
 
 async def test_claim_of_an_unknown_thread_raises(pool: AsyncPool) -> None:
@@ -228,7 +235,7 @@ async def test_stale_lists_running_runs_without_a_recent_heartbeat(pool: AsyncPo
 async def test_run_to_dict_has_iso_timestamps(pool: AsyncPool) -> None:
     runs = RunRegistry(pool)
     await runs.create("t1", "content", {"keyword": "k"})
-    record = await runs.claim("t1", "w")
+    record = (await runs.claim("t1", "w")).previous
 
     as_dict = record.to_dict()
     assert as_dict["input"] == {"keyword": "k"}

@@ -52,6 +52,17 @@ async def test_publishing_steps_are_recorded_with_their_compensations(database_u
         "content.unpublish",
         "content.retract",
     ]
+    # each undo names the object its step created (for set_live: the post it set live)
+    asset_1, asset_2, post, live, notice = (e.result for e in effects)
+    assert [e.compensation and e.compensation["args"] for e in effects] == [
+        {"asset_id": asset_1["asset_id"]},
+        {"asset_id": asset_2["asset_id"]},
+        {"post_id": post["post_id"]},
+        {"post_id": post["post_id"]},
+        {"notification_id": notice["notification_id"]},
+    ]
+    assert asset_1["asset_id"] != asset_2["asset_id"]
+    assert live["status"] == "live"
     assert stats["assets"] == {SLUG: 2}
     assert stats["posts"] == {SLUG: 1}
     assert stats["publishes"] == {SLUG: 1}

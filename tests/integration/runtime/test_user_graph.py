@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 import pytest
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 
 from agent_graph import Settings, open_runtime
+from agent_graph.examples import linear_graph
 from policies import Classifier, Policies, RetryPolicy, rule
 
 
@@ -36,15 +37,7 @@ def build(failures: int) -> StateGraph[Any, Any, Any, Any]:
     async def summarise(state: Doc) -> Doc:
         return {"summary": f"{state['words']} words"}
 
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Doc)
-    builder.add_node("clean", clean)
-    builder.add_node("count", count)
-    builder.add_node("summarise", summarise)
-    builder.add_edge(START, "clean")
-    builder.add_edge("clean", "count")
-    builder.add_edge("count", "summarise")
-    builder.add_edge("summarise", END)
-    return builder
+    return linear_graph(Doc, {"clean": clean, "count": count, "summarise": summarise})
 
 
 FAST = Policies.default().override(
