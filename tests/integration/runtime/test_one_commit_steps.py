@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypedDict
 
 import psycopg
@@ -20,6 +21,20 @@ from agent_graph.examples import linear_graph
 class Doc(TypedDict, total=False):
     text: str
     steps: Annotated[list[str], operator.add]
+
+
+Node = Callable[[Doc], Awaitable[Doc]]
+
+
+def side_by_side(fast: Node, slow: Node) -> StateGraph[Any, Any, Any, Any]:
+    """Two nodes in one superstep (both start from START)."""
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Doc)
+    builder.add_node("fast", fast)
+    builder.add_node("slow", slow)
+    for name in ("fast", "slow"):
+        builder.add_edge(START, name)
+        builder.add_edge(name, END)
+    return builder
 
 
 def xmins(database_url: str, thread_id: str) -> dict[str, Any]:
@@ -86,13 +101,7 @@ async def test_a_finished_sibling_is_saved_when_the_other_task_fails(database_ur
             raise PermissionError("forbidden: not yet")  # fatal: dead letter
         return {"steps": ["slow"]}
 
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Doc)
-    builder.add_node("fast", fast)
-    builder.add_node("slow", slow)
-    builder.add_edge(START, "fast")
-    builder.add_edge(START, "slow")
-    builder.add_edge("fast", END)
-    builder.add_edge("slow", END)
+    builder = side_by_side(fast, slow)
     async with open_runtime(Settings(database_url=database_url)) as runtime:
         runner = runtime.runner(builder, name="pair")
         failed = await runner.start("pair", {"text": "t", "steps": []})
@@ -114,13 +123,7 @@ async def test_held_writes_are_saved_within_the_hold_time(database_url: str) -> 
         await release.wait()
         return {"steps": ["slow"]}
 
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(Doc)
-    builder.add_node("fast", fast)
-    builder.add_node("slow", slow)
-    builder.add_edge(START, "fast")
-    builder.add_edge(START, "slow")
-    builder.add_edge("fast", END)
-    builder.add_edge("slow", END)
+    builder = side_by_side(fast, slow)
 
     def fast_saved() -> bool:
         rows = xmins(database_url, "held")
