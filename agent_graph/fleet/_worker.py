@@ -28,6 +28,7 @@ from procrastinate.worker import Worker
 from checkpointers import AsyncPool, open_async_pool, resolve_dsn
 from checkpointers._queries import QUERIES
 
+from .._repeating import repeating
 from .._settings import Settings
 from ._app import QUEUE, TASK_NAME, make_app
 from ._schema import setup_fleet_database
@@ -151,7 +152,7 @@ async def _serve(app: App, pool: AsyncPool, driver: ThreadDriver, options: Worke
         stalled_worker_timeout=max(options.stalled_after * 4, 60.0),
     )
     owner = ctx.owner
-    # One heartbeat statement for every thread this worker holds (see _heartbeat) instead of
+    # One heartbeat statement for every thread this worker holds (runs_beat below) instead of
     # one per thread from the runner: 1000 threads would cost 1000 UPDATEs per interval.
     run_heartbeat = driver.runner.heartbeat_seconds or 1.0
     driver.runner.heartbeat_seconds = None
@@ -172,63 +173,42 @@ async def _serve(app: App, pool: AsyncPool, driver: ThreadDriver, options: Worke
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, drain)
-    side = [
-        asyncio.create_task(_heartbeat(pool, worker, owner, options, draining)),
-        asyncio.create_task(_run_heartbeat(driver, run_heartbeat)),
-        asyncio.create_task(_recovery(app, options)),
-    ]
+    announced_drain = False
+
+    async def worker_beat() -> None:
+        nonlocal announced_drain
+        async with pool.connection() as conn:
+            if draining.is_set() and not announced_drain:
+                announced_drain = True
+                draining_state = {"owner": owner, "state": "draining"}
+                await conn.execute(QUERIES.fleet_worker_state, draining_state)
+            await conn.execute(
+                QUERIES.fleet_worker_heartbeat, {"owner": owner, "queue_worker": worker.worker_id}
+            )
+
+    async def runs_beat() -> None:
+        await driver.runner.ctx.runs.heartbeat(owner, list(driver.in_flight))
+
+    async def recover() -> None:
+        await recover_stalled_jobs(app, stalled_after=options.stalled_after)
+
     logger.info(
         "worker ready", extra={"owner": owner, "concurrency": options.concurrency, "queue": QUEUE}
     )
     try:
-        await worker.run()  # type: ignore[no-untyped-call]
+        async with contextlib.AsyncExitStack() as chores:
+            for interval, chore, what, at_once in (
+                (options.heartbeat_seconds, worker_beat, "worker heartbeat", True),
+                (run_heartbeat, runs_beat, "run heartbeat", False),
+                (options.recovery_interval, recover, "stalled-job scan", False),
+            ):
+                await chores.enter_async_context(
+                    repeating(interval, chore, what=what, at_once=at_once, extra={"owner": owner})
+                )
+            await worker.run()  # type: ignore[no-untyped-call]
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        for task in side:
-            task.cancel()
-        for task in side:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         async with pool.connection() as conn:
             await conn.execute(QUERIES.fleet_worker_state, {"owner": owner, "state": "stopped"})
     logger.info("worker stopped", extra={"owner": owner})
-
-
-async def _heartbeat(
-    pool: AsyncPool, worker: Worker, owner: str, options: WorkerOptions, draining: asyncio.Event
-) -> None:
-    state = "running"
-    while True:
-        try:
-            async with pool.connection() as conn:
-                if draining.is_set() and state != "draining":
-                    state = "draining"
-                    await conn.execute(QUERIES.fleet_worker_state, {"owner": owner, "state": state})
-                await conn.execute(
-                    QUERIES.fleet_worker_heartbeat,
-                    {"owner": owner, "queue_worker": worker.worker_id},
-                )
-        except Exception as exc:  # keep beating through a transient database error
-            logger.warning("worker heartbeat failed: %s", exc, extra={"owner": owner})
-        await asyncio.sleep(options.heartbeat_seconds)
-
-
-async def _run_heartbeat(driver: ThreadDriver, interval: float) -> None:
-    runs = driver.runner.ctx.runs
-    owner = driver.runner.ctx.owner
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await runs.heartbeat(owner, list(driver.in_flight))
-        except Exception as exc:  # retried at the next interval
-            logger.warning("run heartbeat failed: %s", exc, extra={"owner": owner})
-
-
-async def _recovery(app: App, options: WorkerOptions) -> None:
-    while True:
-        await asyncio.sleep(options.recovery_interval)
-        try:
-            await recover_stalled_jobs(app, stalled_after=options.stalled_after)
-        except Exception as exc:  # a failed scan is retried at the next interval
-            logger.warning("stalled-job scan failed: %s", exc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
@@ -10,6 +9,7 @@ from langgraph.types import StateSnapshot
 
 from checkpointers import AttemptHistory, NewEvent
 
+from .._repeating import repeating
 from ._context import DurableContext
 
 __all__ = ["interrupted_tasks", "run_heartbeat"]
@@ -58,19 +58,12 @@ async def run_heartbeat(
 ) -> AsyncIterator[None]:
     """Refresh the run's heartbeat every ``seconds`` while the block runs (None: someone
     else beats, e.g. a fleet worker for all its threads at once)."""
-
-    async def beat(interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            await ctx.runs.heartbeat(ctx.owner, [thread_id])
-
     if seconds is None:
         yield
         return
-    task = asyncio.create_task(beat(seconds))
-    try:
+
+    async def beat() -> None:
+        await ctx.runs.heartbeat(ctx.owner, [thread_id])
+
+    async with repeating(seconds, beat, what="run heartbeat", extra={"thread_id": thread_id}):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
