@@ -24,7 +24,7 @@ class DurableSaver(HookedAsyncPostgresSaver):
     """
 
     def __init__(
-        self, pool: AsyncPool, durable: DurableContext, *, hold_writes: float | None = None
+        self, pool: AsyncPool, durable: DurableContext, *, hold_writes: float | None = 0.05
     ) -> None:
         # Strict msgpack: only the types of the compiled graph's schemas (which LangGraph adds
         # at compile time) are revived from a checkpoint, nothing else.
