@@ -55,12 +55,19 @@ class HeldWrites:
 async def send_held(cur: AsyncCursor[Any], fence: tuple[str, int] | None, held: HeldWrites) -> None:
     """Send the lease check (if ``fence`` is (thread ID, lease)), then ``held``'s rows and
     events, on ``cur``: in a pipeline or a transaction, they commit together or not at all."""
-    if fence is not None:
+    # An event of the fenced thread checks the lease as it is inserted: the transaction then
+    # needs no statement of its own for the check (it fails as a whole if the lease is gone).
+    fenced_by_event = fence is not None and any(e.thread_id == fence[0] for e in held.events)
+    if fence is not None and not fenced_by_event:
         await cur.execute(QUERIES.check_lease, {"thread_id": fence[0], "lease": fence[1]})
     for query, rows in held.rows:
         await cur.executemany(query, rows)
     if held.events:
-        await cur.executemany(QUERIES.insert_event, [event_params(e) for e in held.events])
+        params = [
+            event_params(e, fence[1] if fence is not None and e.thread_id == fence[0] else None)
+            for e in held.events
+        ]
+        await cur.executemany(QUERIES.insert_event, params)
 
 
 async def commit_held(pool: AsyncPool, fence: tuple[str, int] | None, held: HeldWrites) -> None:

@@ -1,8 +1,9 @@
-"""Fleet commands of ``agent-graph``: submit, worker, fleet."""
+"""Fleet commands of ``agent-graph``: submit, worker, fleet, llm-limit."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sys
 import time
@@ -18,7 +19,6 @@ from policies._errors import ConfigurationError, DurableAgentError
 from .._settings import Settings
 from ..fleet import (
     LlmLimiter,
-    ModelLimit,
     WorkerOptions,
     fleet_status,
     run_worker,
@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
     app.command("submit")(submit)
     app.command("worker")(worker)
     app.command("fleet")(fleet)
+    app.command("llm-limit")(llm_limit)
 
 
 def _settings() -> Settings:
@@ -146,8 +147,9 @@ def worker(
             )
             async with open_async_pool(dsn, max_size=1) as pool:
                 await setup_fleet_database(pool)
-                limit = ModelLimit(max_concurrent=llm_concurrency, rpm=llm_rpm)
-                await LlmLimiter(pool).set_limit(settings.model, limit)
+                await LlmLimiter(pool).update_limit(
+                    settings.model, max_concurrent=llm_concurrency, rpm=llm_rpm
+                )
         options = WorkerOptions(
             concurrency=concurrency or settings.concurrency,
             graph=graph,
@@ -187,5 +189,56 @@ def fleet(as_json: JsonOption = False) -> None:
             f"{status.dead_lettered} dead-lettered, {status.completed} completed, "
             f"{status.failed} failed"
         )
+
+    _execute(main)
+
+
+def llm_limit(
+    model: Annotated[
+        str | None, typer.Option(help="The model (default: the configured AGENT_GRAPH_MODEL).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Fleet-wide cap on concurrent calls to the model.", min=1)
+    ] = None,
+    rpm: Annotated[
+        int | None, typer.Option(help="Fleet-wide cap on requests per minute to the model.", min=1)
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the model's limits.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the fleet-wide LLM limits, or change one model's (running workers follow at once).
+
+    Only the limits given change: `--rpm 600` keeps the model's concurrency cap.
+    """
+
+    async def main() -> None:
+        settings = _settings()
+        name = model or settings.model
+        if clear and (concurrency is not None or rpm is not None):
+            raise ConfigurationError(
+                "--clear removes every limit of the model",
+                hint="give either --clear or --concurrency / --rpm",
+            )
+        dsn = await asyncio.to_thread(
+            resolve_dsn, settings.database_url, data_dir=settings.data_dir
+        )
+        async with open_async_pool(dsn, max_size=1) as pool:
+            await setup_fleet_database(pool)
+            limiter = LlmLimiter(pool)
+            if clear:
+                await limiter.clear_limit(name)
+            elif concurrency is not None or rpm is not None:
+                await limiter.update_limit(name, max_concurrent=concurrency, rpm=rpm)
+            usage = await limiter.usage()
+        if as_json:
+            print_json([dataclasses.asdict(u) for u in usage])
+            return
+        if not usage:
+            out.print("no LLM limits: calls are not throttled")
+        for u in usage:
+            out.print(
+                f"{u.model}: concurrency {u.max_concurrent or 'unlimited'}, "
+                f"rpm {u.rpm or 'unlimited'}, {u.in_flight} in flight"
+            )
 
     _execute(main)

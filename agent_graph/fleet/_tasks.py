@@ -100,6 +100,8 @@ class ThreadDriver:
     busy_delay: float = 2.0
     app: App | None = None
     in_flight: set[str] = field(default_factory=set)
+    lost_jobs: set[int] = field(default_factory=set)
+    """Jobs whose thread another worker took over (see :class:`TakenOverJobs`)."""
 
     @property
     def runner(self) -> Runner:
@@ -115,7 +117,10 @@ class ThreadDriver:
             return "handed_back"
         self.in_flight.add(thread_id)
         try:
-            return await self._drive(thread_id, keyword)
+            outcome = await self._drive(thread_id, keyword)
+            if outcome == "lease_lost" and context.job.id is not None:
+                self.lost_jobs.add(context.job.id)
+            return outcome
         except asyncio.CancelledError:
             # cancelled by the worker after the drain's grace period: the node in flight is
             # lost (it reruns, as after a crash) but the thread goes back to the queue

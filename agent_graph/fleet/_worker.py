@@ -30,7 +30,7 @@ from checkpointers._queries import QUERIES
 
 from .._repeating import repeating
 from .._settings import Settings
-from ._app import QUEUE, TASK_NAME, make_app
+from ._app import QUEUE, TASK_NAME, TakenOverJobs, make_app
 from ._schema import setup_fleet_database
 from ._tasks import GraphFactory, ThreadDriver, load_graph_factory, open_content_graph
 
@@ -140,6 +140,7 @@ def _tune_gc() -> None:
 
 async def _serve(app: App, pool: AsyncPool, driver: ThreadDriver, options: WorkerOptions) -> None:
     ctx = driver.runner.ctx
+    app.job_manager = TakenOverJobs(app, driver.lost_jobs)
     worker = Worker(
         app,
         queues=[QUEUE],

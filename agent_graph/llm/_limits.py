@@ -177,6 +177,27 @@ class LlmLimiter:
             await conn.execute(QUERIES.llm_set_limit, params)
         self._unlimited_until.pop(model, None)
 
+    async def update_limit(
+        self, model: str, *, max_concurrent: int | None = None, rpm: int | None = None
+    ) -> ModelLimit:
+        """Change the limits given for ``model`` and keep the others as they are.
+
+        Returns:
+            The model's limits now.
+
+        Raises:
+            ConfigurationError: a limit is not positive.
+        """
+        current = next((u for u in await self.usage() if u.model == model), None)
+        limit = ModelLimit(
+            max_concurrent=max_concurrent
+            if max_concurrent is not None
+            else (current.max_concurrent if current else None),
+            rpm=rpm if rpm is not None else (current.rpm if current else None),
+        )
+        await self.set_limit(model, limit)
+        return limit
+
     async def clear_limit(self, model: str) -> None:
         """Remove the limits of ``model`` (its calls are no longer throttled)."""
         async with self._pool.connection() as conn:

@@ -143,3 +143,12 @@ def test_sigstop_worker_woken_after_handover_writes_nothing(
         )
     )
     assert set(completed.values()) == {1}, "no completed node ran again"
+    # the woken worker left the queue jobs of its lost threads to the worker that runs them:
+    # had it marked them finished, the survivor's own finish would find them done already
+    assert "Job was not found" not in fleet.log_of(other), fleet.log_of(other)[-3000:]
+    jobs = fleet.rows(
+        "SELECT args->>'thread_id' AS thread_id, status FROM procrastinate_jobs "
+        "WHERE args->>'thread_id' = ANY(%(t)s)",
+        {"t": sorted(held)},
+    )
+    assert {j["thread_id"] for j in jobs if j["status"] == "succeeded"} == held, jobs
