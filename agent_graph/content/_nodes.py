@@ -107,7 +107,8 @@ class ContentNodes:
         outline = await self.services.ask_structured(
             Outline,
             EDITOR,
-            f"Outline an article about {state.keyword} with 3 to 5 sections. Brief:\n{state.brief}",
+            f"Outline an article with 3 to 5 sections.\nTopic: {state.keyword}\n"
+            f"Brief:\n{state.brief}",
             config,
         )
         sections = outline.sections[:MAX_SECTIONS]

@@ -30,7 +30,8 @@ _STOPWORDS_TEXT = """
     me more most my no nor not now of off on once only or other our ours out over own same she
     should so some such than that the their theirs them then there these they this those through
     to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself via per etc may might must shall within without"""
+    would you your yours yourself via per etc may might must shall within without around near
+    across toward towards among along behind beyond despite onto upon yet"""
 _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 # Words of instruction rather than of topic: a prompt says "write a section", not about writing.
 _INSTRUCTION_TEXT = """

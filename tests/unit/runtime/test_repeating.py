@@ -39,6 +39,7 @@ async def test_the_block_ends_even_when_the_chore_swallows_its_cancellation() ->
         driver.cancel()
         await asyncio.wait({driver}, timeout=5)
 
+
 async def test_a_failing_chore_is_logged_and_run_again(caplog: pytest.LogCaptureFixture) -> None:
     calls = 0
     third = asyncio.Event()
@@ -55,7 +56,8 @@ async def test_a_failing_chore_is_logged_and_run_again(caplog: pytest.LogCapture
             await asyncio.wait_for(third.wait(), timeout=10)
     assert calls >= 3
     failures = [r for r in caplog.records if r.getMessage().startswith("worker heartbeat failed")]
-    assert failures and "database went away" in failures[0].getMessage()
+    assert failures
+    assert "database went away" in failures[0].getMessage()
     assert failures[0].owner == "w1"
 
 
