@@ -11,7 +11,7 @@ from agent_graph.provider import BackgroundProvider
 @pytest.fixture
 def flaky(database_url: str) -> tuple[Cli, BackgroundProvider]:
     with BackgroundProvider(
-        faults="chat:rate_limit(0.05)=0.3,chat:server_error=0.1,search:unavailable(0.05)@1"
+        faults="chat:rate_limit(0.05)=0.2,chat:server_error=0.1,search:unavailable(0.05)@1"
     ) as provider:
         yield Cli(cli_env(database_url, provider.base_url)), provider
 
