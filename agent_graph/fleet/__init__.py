@@ -10,8 +10,8 @@ Built on Procrastinate, on the same database as the checkpoints (no broker):
 - :func:`setup_fleet_database` sets up every table at once, safely raced by many processes.
 """
 
+from ..llm import LlmLimiter, LlmSlotTimeout, ModelLimit, ModelUsage
 from ._app import QUEUE, TASK_NAME, make_app
-from ._limits import LlmLimiter, LlmSlotTimeout, ModelLimit, ModelUsage
 from ._schema import setup_fleet_database
 from ._status import FleetStatus, WorkerInfo, fleet_status
 from ._submit import Submitted, submit_keywords
