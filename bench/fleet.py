@@ -77,6 +77,7 @@ async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> di
         await saver.setup()
         graph = build_synthetic_graph(steps, delay_ms).compile(checkpointer=saver)
         cpu_before = process_cpu_seconds(os.getpid())
+        pg_before = postgres_cpu_seconds()
         began = time.monotonic()
         await asyncio.gather(
             *(
@@ -90,10 +91,12 @@ async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> di
         )
         seconds = time.monotonic() - began
         cpu = process_cpu_seconds(os.getpid()) - cpu_before
+        pg_cpu = postgres_cpu_seconds() - pg_before
     return {
         "seconds": round(seconds, 2),
         "node_steps_per_s": round(threads * steps / seconds),
         "cpu_ms_per_step": round(1000 * cpu / (threads * steps), 3),
+        "postgres_cpu_ms_per_step": round(1000 * pg_cpu / (threads * steps), 3),
     }
 
 
@@ -164,6 +167,22 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU seconds of every ``postgres`` process on the machine (the server
+    under test, plus any idle one): the database's share of a node-step's cost."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name == "postgres":
+            fields = text.rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -191,11 +210,13 @@ def bench_fleet(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
     per_worker = -(-args.threads // args.workers)
     procs = [workers.start(per_worker) for _ in range(args.workers)]
     cpu_before = sum(process_cpu_seconds(p.pid) for p in procs)
+    pg_before = postgres_cpu_seconds()
     began = time.monotonic()
     asyncio.run(_submit(workers.dsn, [f"tput {i}" for i in range(args.threads)]))
     _wait(lambda: completed(workers.dsn, "tput-") == args.threads, 900, "throughput run", 0.1)
     seconds = time.monotonic() - began
     cpu = sum(process_cpu_seconds(p.pid) for p in procs) - cpu_before
+    pg_cpu = postgres_cpu_seconds() - pg_before
     rss = [peak_rss_mb(p.pid) for p in procs]
     workers.stop()
     return {
@@ -203,6 +224,7 @@ def bench_fleet(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
         "node_steps_per_s": round(args.threads * args.steps / seconds),
         # CPU of all workers per node-step: what bounds throughput on a saturated machine
         "worker_cpu_ms_per_step": round(1000 * cpu / (args.threads * args.steps), 3),
+        "postgres_cpu_ms_per_step": round(1000 * pg_cpu / (args.threads * args.steps), 3),
         "peak_rss_mb": rss,
     }
 

@@ -74,12 +74,10 @@ class EventLog:
         ids: builtins.list[int] = []
         params = [self._params(event) for event in events]
         with lease_errors():
-            async with (
-                self._pool.connection() as conn,
-                conn.transaction(),
-                conn.cursor() as cursor,
-            ):
-                await cursor.executemany(QUERIES.insert_event, params, returning=True)
+            async with self._pool.connection() as conn, conn.cursor() as cursor:
+                # one pipeline, one round trip: its statements are one implicit transaction
+                async with conn.pipeline():
+                    await cursor.executemany(QUERIES.insert_event, params, returning=True)
                 while True:
                     row = await cursor.fetchone()
                     if row is not None:

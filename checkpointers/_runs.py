@@ -9,7 +9,8 @@ from datetime import timedelta
 from typing import Any, LiteralString
 
 from checkpointers._errors import RunNotFound
-from checkpointers._models import RunRecord, jsonb
+from checkpointers._held_writes import HeldWrites, commit_held
+from checkpointers._models import NewEvent, RunRecord, jsonb
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
 
@@ -102,16 +103,30 @@ class RunRegistry:
             True if the run was updated, False if it does not exist, has another owner or
             another lease.
         """
-        params = {
-            "thread_id": thread_id,
-            "status": status,
-            "error": jsonb(error),
-            "owner": owner,
-            "lease": lease,
-        }
+        params = _status_params(thread_id, status, error, owner, lease)
         async with self._pool.connection() as conn:
             cursor = await conn.execute(QUERIES.set_run_status, params)
             return await cursor.fetchone() is not None
+
+    async def finish(
+        self,
+        event: NewEvent,
+        status: str,
+        *,
+        error: Any = None,
+        owner: str | None = None,
+        lease: int | None = None,
+    ) -> None:
+        """Set the status of ``event``'s run (as :meth:`set_status`) and append ``event``, in
+        one transaction and one round trip.
+
+        Raises:
+            LeaseLost: ``lease`` is not the run's any more (nothing is written).
+        """
+        thread_id = event.thread_id
+        update = (QUERIES.set_run_status, [_status_params(thread_id, status, error, owner, lease)])
+        fence = (thread_id, lease) if lease is not None else None
+        await commit_held(self._pool, fence, HeldWrites(rows=[update], events=[event]))
 
     async def heartbeat(self, owner: str, thread_ids: Iterable[str]) -> frozenset[str]:
         """Refresh the heartbeat of the runs ``owner`` still owns among ``thread_ids``.
@@ -162,3 +177,15 @@ class RunRegistry:
             cursor = await conn.execute(query, params)
             rows = await cursor.fetchall()
         return [RunRecord.from_row(row) for row in rows]
+
+
+def _status_params(
+    thread_id: str, status: str, error: Any, owner: str | None, lease: int | None
+) -> dict[str, Any]:
+    return {
+        "thread_id": thread_id,
+        "status": status,
+        "error": jsonb(error),
+        "owner": owner,
+        "lease": lease,
+    }

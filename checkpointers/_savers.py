@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -16,16 +14,17 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
+    get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from psycopg import AsyncConnection, AsyncCursor
-from psycopg.rows import DictRow
-from psycopg_pool import AsyncConnectionPool
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from psycopg.types.json import Jsonb
 
-from checkpointers._held_writes import HeldWrites, WriteHolder, send_held
-from checkpointers._leases import Leases, lease_errors
+from checkpointers._group_commit import GroupCommitter
+from checkpointers._held_writes import HeldWrites, WriteHolder
+from checkpointers._leases import Leases
 from checkpointers._migrate import setup_database, setup_database_sync
 from checkpointers._pool import AsyncPool, open_async_pool, open_pool
 
@@ -61,34 +60,28 @@ class _NoLock(asyncio.Lock):
         return None
 
 
-@dataclasses.dataclass(frozen=True)
-class _Prefix:
-    """What goes first in the pipeline of the checkpoint write in progress."""
-
-    fence: tuple[str, int] | None
-    held: HeldWrites
-
-
-_PREFIX: contextvars.ContextVar[_Prefix | None] = contextvars.ContextVar(
-    "agent_graph_checkpoint_prefix", default=None
-)
-
-
 def _key(config: RunnableConfig) -> tuple[str, str]:
     configurable = config["configurable"]
     return str(configurable["thread_id"]), str(configurable.get("checkpoint_ns", ""))
 
 
+def _inline(value: Any) -> bool:
+    # what stock keeps in the checkpoint's JSON instead of a blob row
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
 class HookedAsyncPostgresSaver(AsyncPostgresSaver):
     """``AsyncPostgresSaver`` that awaits ``before_commit(op, config)`` at the start of
     ``aput`` (op ``"put"``) and ``aput_writes`` (op ``"put_writes"``), commits a task's
-    events with its writes, fences both with the thread's lease, and can save a task's writes
-    in the transaction of the checkpoint that follows them.
+    events with its writes, fences both with the thread's lease, can save a task's writes in
+    the transaction of the checkpoint that follows them, and commits the checkpoints of
+    concurrent threads together (:class:`~checkpointers._group_commit.GroupCommitter`).
 
     The hook may raise (or kill the process) to simulate a crash before the checkpoint commit.
+    The tables and rows are stock's: stock savers read what this one writes.
 
     Args:
-        conn: the pool (or one connection) checkpoints are written through.
+        pool: the pool checkpoints are written through.
         before_commit: see above.
         serde: checkpoint serializer (langgraph's default when None).
         extras_for_task: the rows (e.g. an effect's record) and events (e.g. the task's
@@ -101,27 +94,29 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
             per step instead of two (see :mod:`checkpointers._held_writes`). Errors and
             interrupts are never held. Call :meth:`aflush` before reading pending writes of a
             superstep that ended without a checkpoint.
+        max_batch: most threads' checkpoints committed in one transaction (1: one each).
     """
 
     def __init__(
         self,
-        conn: AsyncPool | AsyncConnection[DictRow],
+        conn: AsyncPool,
         *,
         before_commit: BeforeCommit | None = None,
         serde: SerializerProtocol | None = None,
         extras_for_task: ExtrasForTask | None = None,
         leases: Leases | None = None,
         hold_writes: float | None = None,
+        max_batch: int = 64,
     ) -> None:
         super().__init__(conn, serde=serde)
-        if isinstance(conn, AsyncConnectionPool):
-            # each call draws its own connection: stock's instance-wide lock would only make
-            # the pool's connections wait for one another (one query at a time per process)
-            self.lock = _NoLock()
+        # each call draws its own connection: stock's instance-wide lock would only make
+        # the pool's connections wait for one another (one query at a time per process)
+        self.lock = _NoLock()
         self.before_commit = before_commit
         self.extras_for_task = extras_for_task
         self.leases = leases
         self._holder = WriteHolder(hold_writes, self._write_held) if hold_writes else None
+        self._committer = GroupCommitter(conn, max_batch=max_batch)
 
     async def aflush(self, thread_id: str | None = None) -> None:
         """Commit the task writes held for ``thread_id`` (every thread if None) now.
@@ -132,26 +127,9 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         if self._holder is not None:
             await self._holder.flush(thread_id)
 
-    @asynccontextmanager
-    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
-        # Stock opens one pipeline per checkpoint write: the fence and the held rows go first
-        # in it, so they and the checkpoint are one transaction (an error skips the rest).
-        prefix = _PREFIX.get() if pipeline else None
-        async with super()._cursor(pipeline=pipeline) as cur:
-            if prefix is not None:
-                await send_held(cur, prefix.fence, prefix.held)
-            yield cur
-
-    @contextmanager
-    def _sending(self, thread_id: str, held: HeldWrites) -> Iterator[None]:
+    def _fence(self, thread_id: str) -> tuple[str, int] | None:
         lease = self.leases.of(thread_id) if self.leases is not None else None
-        fence = None if lease is None else (thread_id, lease)
-        token = _PREFIX.set(_Prefix(fence, held))
-        try:
-            with lease_errors():
-                yield
-        finally:
-            _PREFIX.reset(token)
+        return None if lease is None else (thread_id, lease)
 
     async def _before(self, op: Literal["put", "put_writes"], config: RunnableConfig) -> None:
         if self.before_commit is not None:
@@ -170,9 +148,35 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         await self._before("put", config)
-        key = _key(config)
-        with self._sending(key[0], self._take_held(key)):
-            return await super().aput(config, checkpoint, metadata, new_versions)
+        thread_id, checkpoint_ns = key = _key(config)
+        values = checkpoint["channel_values"]
+        # Stock's layout: primitive channel values inline in the checkpoint's JSON, the others
+        # (delta snapshots marked True inline) in blob rows of their new versions.
+        inline = {k: v for k, v in values.items() if _inline(v)}
+        inline.update((k, True) for k, v in values.items() if isinstance(v, _DeltaSnapshot))
+        blobs = {k: v for k, v in values.items() if not _inline(v)}
+        blob_versions = {k: v for k, v in new_versions.items() if k in blobs}
+        row = (
+            thread_id,
+            checkpoint_ns,
+            checkpoint["id"],
+            config["configurable"].get("checkpoint_id"),
+            Jsonb({**checkpoint, "channel_values": inline}),
+            Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+        )
+        held = self._take_held(key)
+        if blob_versions:
+            blob_rows = self._dump_blobs(thread_id, checkpoint_ns, blobs, blob_versions)
+            held.rows.append((self.UPSERT_CHECKPOINT_BLOBS_SQL, blob_rows))
+        held.rows.append((self.UPSERT_CHECKPOINTS_SQL, [row]))
+        await self._commit(thread_id, held)
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
 
     async def aput_writes(
         self,
@@ -208,11 +212,11 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         await self._write_held(key, held)
 
     async def _write_held(self, key: tuple[str, str], held: HeldWrites) -> None:
-        # One pipeline, as stock sends its writes: the statements before the pipeline's sync
-        # form one implicit transaction, so the events commit with the writes or not at all.
-        with self._sending(key[0], held):
-            async with self._cursor(pipeline=True):
-                pass
+        await self._commit(key[0], held)
+
+    async def _commit(self, thread_id: str, held: HeldWrites) -> None:
+        # the thread's lease is checked first, in the same transaction (see send_held)
+        await self._committer.commit(self._fence(thread_id), held)
 
 
 def make_async_saver(

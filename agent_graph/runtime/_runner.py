@@ -114,8 +114,10 @@ class Runner(HumanOperations):
                 return await self.status(thread_id)
             raise ThreadUnfinished(thread_id, tuple(snapshot.next))
         payload = graph_input.model_dump() if isinstance(graph_input, BaseModel) else graph_input
-        await self.ctx.runs.create(thread_id, self.graph_name, payload)
-        return await self._drive(thread_id, payload, "run_started", on_step, describe=describe)
+        run = await self.ctx.runs.create(thread_id, self.graph_name, payload)
+        return await self._drive(
+            thread_id, payload, "run_started", on_step, describe=describe, run=run
+        )
 
     async def resume(
         self,
@@ -236,8 +238,11 @@ class Runner(HumanOperations):
         data: dict[str, Any] | None = None,
         takeover: bool = False,
         describe: bool = True,
+        run: RunRecord | None = None,
     ) -> ThreadStatus:
-        run = await self.ctx.runs.get(thread_id)
+        # ``run``: the thread's run as the caller just read or created it (saves a query)
+        if run is None:
+            run = await self.ctx.runs.get(thread_id)
         if (
             not takeover
             and run is not None
@@ -358,11 +363,13 @@ class Runner(HumanOperations):
     async def _finish(
         self, thread_id: str, status: str, event: str, error: dict[str, Any] | None = None
     ) -> None:
-        lease = self.ctx.leases.of(thread_id)
-        await self.ctx.runs.set_status(
-            thread_id, status, error=error, owner=self.ctx.owner, lease=lease
+        await self.ctx.runs.finish(
+            NewEvent(thread_id, event, owner=self.ctx.owner, data=error),
+            status,
+            error=error,
+            owner=self.ctx.owner,
+            lease=self.ctx.leases.of(thread_id),
         )
-        await self.ctx.events.append(thread_id, event, owner=self.ctx.owner, data=error)
 
     async def dead_letter(self, thread_id: str, report: FailureReport) -> None:
         """Put a thread in the dead-letter queue (and compensate its side effects).

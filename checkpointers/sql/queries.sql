@@ -92,14 +92,27 @@ WHERE thread_id = %(thread_id)s
   AND (%(lease)s::bigint IS NULL OR lease = %(lease)s::bigint)
 RETURNING thread_id
 
+-- name: set_local_lock_timeout
+-- For the rest of the transaction only.
+SELECT set_config('lock_timeout', %(ms)s, true)
+
 -- name: check_lease
 SELECT agent_graph_fence(%(thread_id)s, %(lease)s::bigint)
 
 -- name: heartbeat_runs
-UPDATE agent_graph_runs
+-- Rows are locked in thread order, as a shared checkpoint transaction fences them: the two
+-- cannot deadlock.
+WITH mine AS (
+    SELECT thread_id FROM agent_graph_runs
+    WHERE owner = %(owner)s AND thread_id = ANY (%(thread_ids)s::text[])
+    ORDER BY thread_id
+    FOR NO KEY UPDATE
+)
+UPDATE agent_graph_runs AS r
 SET heartbeat_at = now()
-WHERE owner = %(owner)s AND thread_id = ANY (%(thread_ids)s::text[])
-RETURNING thread_id
+FROM mine
+WHERE r.thread_id = mine.thread_id
+RETURNING r.thread_id
 
 -- name: increment_recoveries
 UPDATE agent_graph_runs
