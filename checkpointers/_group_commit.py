@@ -170,5 +170,8 @@ class GroupCommitter:
             ):
                 if len(batch) > 1:
                     await cur.execute(QUERIES.set_local_lock_timeout, {"ms": self._lock_timeout})
+                held = HeldWrites()
                 for pending in batch:
-                    await send_held(cur, pending.fence, pending.held)
+                    held.add(pending.held)
+                fences = [p.fence for p in batch if p.fence is not None]
+                await send_held(cur, fences, held)

@@ -52,26 +52,39 @@ class HeldWrites:
         return bool(self.rows or self.events)
 
 
-async def send_held(cur: AsyncCursor[Any], fence: tuple[str, int] | None, held: HeldWrites) -> None:
-    """Send the lease check (if ``fence`` is (thread ID, lease)), then ``held``'s rows and
-    events, on ``cur``: in a pipeline or a transaction, they commit together or not at all."""
-    # An event of the fenced thread checks the lease as it is inserted: the transaction then
-    # needs no statement of its own for the check (it fails as a whole if the lease is gone).
-    fenced_by_event = fence is not None and any(e.thread_id == fence[0] for e in held.events)
-    if fence is not None and not fenced_by_event:
-        await cur.execute(QUERIES.check_lease, {"thread_id": fence[0], "lease": fence[1]})
+async def send_held(
+    cur: AsyncCursor[Any], fences: Sequence[tuple[str, int]], held: HeldWrites
+) -> None:
+    """Send the lease checks of ``fences`` ((thread ID, lease) pairs, in thread order), then
+    ``held``'s rows and events, on ``cur``: in a pipeline or a transaction, they commit
+    together or not at all (``held`` may gather several threads' writes)."""
+    leases = dict(fences)
+    with_events = {e.thread_id for e in held.events}
+    # An event of a fenced thread checks the lease as it is inserted: when every fenced
+    # thread has one, the transaction needs no statement of its own for the checks.
+    fenced_by_events = all(thread_id in with_events for thread_id in leases)
+    if not fenced_by_events:
+        await cur.execute(
+            QUERIES.check_leases,
+            {"thread_ids": [f[0] for f in fences], "leases": [f[1] for f in fences]},
+        )
+    # one executemany per statement, whichever threads its rows belong to
+    grouped: dict[LiteralString, list[Sequence[Any] | Mapping[str, Any]]] = {}
     for query, rows in held.rows:
+        grouped.setdefault(query, []).extend(rows)
+    for query, rows in grouped.items():
         await cur.executemany(query, rows)
     if held.events:
         params = [
-            event_params(e, fence[1] if fence is not None and e.thread_id == fence[0] else None)
+            event_params(e, leases.get(e.thread_id) if fenced_by_events else None)
             for e in held.events
         ]
         await cur.executemany(QUERIES.insert_event, params)
 
 
 async def commit_held(pool: AsyncPool, fence: tuple[str, int] | None, held: HeldWrites) -> None:
-    """Commit ``held`` in one transaction of its own, fenced like :func:`send_held`.
+    """Commit ``held`` in one transaction of its own, fenced by ``fence`` (thread ID, lease)
+    if given, as :func:`send_held` does.
 
     Raises:
         LeaseLost: the fence's lease is not the run's any more (nothing is written).
@@ -80,7 +93,7 @@ async def commit_held(pool: AsyncPool, fence: tuple[str, int] | None, held: Held
         return
     with lease_errors():
         async with pool.connection() as conn, conn.pipeline(), conn.cursor() as cur:
-            await send_held(cur, fence, held)
+            await send_held(cur, [fence] if fence is not None else [], held)
 
 
 #: Writes held writes on their own (the timer's way out), given the thread and namespace.

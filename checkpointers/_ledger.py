@@ -139,12 +139,12 @@ class EffectLedger:
             "lease": self._lease(thread_id),
         }
         lease = self._lease(thread_id)
-        fence = None if lease is None else (thread_id, lease)
+        fences = [] if lease is None else [(thread_id, lease)]
         for _ in range(_CLAIM_TRIES):
             with lease_errors():
                 async with self._pool.connection() as conn, conn.pipeline(), conn.cursor() as cur:
                     if held:  # one transaction: the pipeline syncs at the fetch below
-                        await send_held(cur, fence, held)
+                        await send_held(cur, fences, held)
                         held = None
                     await cur.execute(QUERIES.claim_effect, params)
                     row = await cur.fetchone()

@@ -96,8 +96,11 @@ RETURNING thread_id
 -- For the rest of the transaction only.
 SELECT set_config('lock_timeout', %(ms)s, true)
 
--- name: check_lease
-SELECT agent_graph_fence(%(thread_id)s, %(lease)s::bigint)
+-- name: check_leases
+-- Fences threads (see agent_graph_fence) in the order given: callers sort them by thread, so
+-- that transactions lock runs in one order and cannot deadlock.
+SELECT agent_graph_fence(f.thread_id, f.lease)
+FROM unnest(%(thread_ids)s::text[], %(leases)s::bigint[]) AS f(thread_id, lease)
 
 -- name: heartbeat_runs
 -- Rows are locked in thread order, as a shared checkpoint transaction fences them: the two
