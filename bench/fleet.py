@@ -10,7 +10,8 @@ On a dedicated database (created and dropped by the script), with the synthetic 
    threads submitted at once: node-steps per second from submit to the last completion, the
    workers' CPU time per node-step (what bounds throughput once the cores are saturated, and
    far less sensitive than throughput to other load on the machine), and peak RSS (VmHWM) per
-   worker;
+   worker; for both 1 and 2, the CPU time of the ``postgres`` processes per node-step and the
+   write transactions per node-step (every client's: queue, registry, checkpoints);
 3. SIGKILL: one worker holding ``--kill-threads`` in-flight threads (nodes of 500 ms) is killed
    while another one idles: seconds until 95% / 100% of its threads run again on the other;
 4. ``agent-graph submit --file`` of ``--submit`` keywords: wall time of the whole command.
@@ -78,6 +79,7 @@ async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> di
         graph = build_synthetic_graph(steps, delay_ms).compile(checkpointer=saver)
         cpu_before = process_cpu_seconds(os.getpid())
         pg_before = postgres_cpu_seconds()
+        xid_before = next_xid(dsn)
         began = time.monotonic()
         await asyncio.gather(
             *(
@@ -92,11 +94,13 @@ async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> di
         seconds = time.monotonic() - began
         cpu = process_cpu_seconds(os.getpid()) - cpu_before
         pg_cpu = postgres_cpu_seconds() - pg_before
+        xids = next_xid(dsn) - xid_before
     return {
         "seconds": round(seconds, 2),
         "node_steps_per_s": round(threads * steps / seconds),
         "cpu_ms_per_step": round(1000 * cpu / (threads * steps), 3),
         "postgres_cpu_ms_per_step": round(1000 * pg_cpu / (threads * steps), 3),
+        "write_commits_per_step": round(xids / (threads * steps), 3),
     }
 
 
@@ -167,6 +171,13 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def next_xid(dsn: str) -> int:
+    """The server's next transaction ID (read without taking one): the difference over a
+    phase counts its write transactions, every client's included."""
+    rows = _rows(dsn, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x")
+    return int(rows[0]["x"])
+
+
 def postgres_cpu_seconds() -> float:
     """User + system CPU seconds of every ``postgres`` process on the machine (the server
     under test, plus any idle one): the database's share of a node-step's cost."""
@@ -211,12 +222,14 @@ def bench_fleet(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
     procs = [workers.start(per_worker) for _ in range(args.workers)]
     cpu_before = sum(process_cpu_seconds(p.pid) for p in procs)
     pg_before = postgres_cpu_seconds()
+    xid_before = next_xid(workers.dsn)
     began = time.monotonic()
     asyncio.run(_submit(workers.dsn, [f"tput {i}" for i in range(args.threads)]))
     _wait(lambda: completed(workers.dsn, "tput-") == args.threads, 900, "throughput run", 0.1)
     seconds = time.monotonic() - began
     cpu = sum(process_cpu_seconds(p.pid) for p in procs) - cpu_before
     pg_cpu = postgres_cpu_seconds() - pg_before
+    xids = next_xid(workers.dsn) - xid_before
     rss = [peak_rss_mb(p.pid) for p in procs]
     workers.stop()
     return {
@@ -225,6 +238,8 @@ def bench_fleet(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
         # CPU of all workers per node-step: what bounds throughput on a saturated machine
         "worker_cpu_ms_per_step": round(1000 * cpu / (args.threads * args.steps), 3),
         "postgres_cpu_ms_per_step": round(1000 * pg_cpu / (args.threads * args.steps), 3),
+        # every write transaction of the phase: the queue's, the registry's, the checkpoints'
+        "write_commits_per_step": round(xids / (args.threads * args.steps), 3),
         "peak_rss_mb": rss,
     }
 

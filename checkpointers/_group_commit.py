@@ -149,15 +149,18 @@ class GroupCommitter:
                 exc,
                 extra={"threads": len(batch)},
             )
-            for pending in batch:
-                try:
-                    await self._transaction([pending])
-                except Exception as alone:
-                    pending.settle(alone)
-                else:
-                    pending.settle()
+            # at once, not one after the other: a write still held up must not hold up the rest
+            await asyncio.gather(*(self._alone(pending) for pending in batch))
             return
         for pending in batch:
+            pending.settle()
+
+    async def _alone(self, pending: _Pending) -> None:
+        try:
+            await self._transaction([pending])
+        except Exception as exc:
+            pending.settle(exc)
+        else:
             pending.settle()
 
     async def _transaction(self, batch: list[_Pending]) -> None:

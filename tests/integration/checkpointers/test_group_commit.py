@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import psycopg
 import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -106,6 +107,31 @@ async def test_a_taken_over_thread_fails_alone_in_a_shared_transaction(
     assert results[2] is None
     assert isinstance(results[1], LeaseLost)
     assert [await _written(pool, t) for t in "abc"] == [1, 0, 1]
+
+
+async def test_a_write_blocked_in_a_shared_transaction_does_not_hold_up_the_others(
+    pool: AsyncPool, database_url: str
+) -> None:
+    # An uncommitted row with the same key makes the write of thread "slow" wait for a lock.
+    blocker = await psycopg.AsyncConnection.connect(database_url)
+    await blocker.execute(
+        "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id,"
+        " task_path, idx, channel, type, blob) VALUES ('slow', '', 'c1', 'task', '', 0, 'x',"
+        " 'json', '\\x00')"
+    )
+    try:
+        committer = GroupCommitter(pool)
+        # queued in the same loop iteration: both go in the first shared transaction
+        slow = asyncio.create_task(committer.commit(None, _writes_of("slow", False)))
+        fast = asyncio.create_task(committer.commit(None, _writes_of("fast", False)))
+        await asyncio.wait_for(fast, timeout=10)  # after the lock timeout, sent alone
+        assert not slow.done()
+        assert await _written(pool, "fast") == 1
+    finally:
+        await blocker.rollback()
+        await blocker.close()
+    await asyncio.wait_for(slow, timeout=10)
+    assert await _written(pool, "slow") == 1
 
 
 async def test_bad_sizes_are_refused(pool: AsyncPool) -> None:
