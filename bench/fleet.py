@@ -3,6 +3,8 @@
 On a dedicated database (created and dropped by the script), with the synthetic graph of
 ``agent_graph.fleet`` (a chain of ``--steps`` nodes, each awaiting ``--delay-ms``):
 
+0. no checkpointer: the same threads in one process, stock LangGraph without durability: the
+   CPU a node-step costs before any durability (what "added" CPU is measured against);
 1. stock LangGraph: ``--threads`` concurrent threads in one process on ``AsyncPostgresSaver``
    (``durability="sync"``), no durable runtime: durable node-steps per second, and the
    process's CPU time per node-step;
@@ -71,11 +73,14 @@ def _wait(check: Any, timeout: float, what: str, interval: float = 0.25) -> Any:
         time.sleep(interval)
 
 
-async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> dict[str, Any]:
+async def bench_stock(
+    dsn: str, threads: int, steps: int, delay_ms: float, *, checkpointer: bool = True
+) -> dict[str, Any]:
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     async with AsyncConnectionPool(dsn, kwargs=kwargs, max_size=20, open=False) as pool:
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await saver.setup()
+        saver = AsyncPostgresSaver(pool) if checkpointer else None  # type: ignore[arg-type]
+        if saver is not None:
+            await saver.setup()
         graph = build_synthetic_graph(steps, delay_ms).compile(checkpointer=saver)
         cpu_before = process_cpu_seconds(os.getpid())
         pg_before = postgres_cpu_seconds()
@@ -86,7 +91,8 @@ async def bench_stock(dsn: str, threads: int, steps: int, delay_ms: float) -> di
                 graph.ainvoke(
                     {"keyword": f"s{i}", "count": 0},
                     {"configurable": {"thread_id": f"stock-{i}"}},
-                    durability="sync",
+                    # LangGraph refuses a durability mode without a checkpointer
+                    durability="sync" if saver is not None else None,
                 )
                 for i in range(threads)
             )
@@ -311,7 +317,7 @@ def main() -> None:
     parser.add_argument("--submit", type=int, default=10_000)
     parser.add_argument("--pool-size", type=int, default=20)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
-    parser.add_argument("--skip", default="", help="comma-separated: stock,fleet,kill,submit")
+    parser.add_argument("--skip", default="", help="comma-separated: none,stock,fleet,kill,submit")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -338,6 +344,11 @@ def main() -> None:
     asyncio.run(_submit(dsn, []))  # schema first: workers and the stock saver share the database
     workers = Workers(dsn, env, logs)
     try:
+        if "none" not in skip:
+            results["none"] = asyncio.run(
+                bench_stock(dsn, args.threads, args.steps, args.delay_ms, checkpointer=False)
+            )
+            print("none", results["none"], flush=True)
         if "stock" not in skip:
             results["stock"] = asyncio.run(
                 bench_stock(dsn, args.threads, args.steps, args.delay_ms)

@@ -273,22 +273,17 @@ class LlmJournal:
             "usd": Decimal(repr(entry.usd)),
             "owner": entry.owner,
         }
-        lease = None
-        if event is not None and self._leases is not None:
-            lease = self._leases.of(event.thread_id)
+        query = QUERIES.journal_insert
+        if event is not None:
+            lease = self._leases.of(event.thread_id) if self._leases is not None else None
+            query = QUERIES.journal_insert_with_event
+            params.update((f"event_{k}", v) for k, v in event_params(event, lease).items())
         with lease_errors():
-            async with self._pool.connection() as conn, conn.transaction():
-                cursor = await conn.execute(QUERIES.journal_insert, params)
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(query, params)
                 row = await cursor.fetchone()
-                assert row is not None
-                journal_id = int(row["id"])
-                if event is not None:
-                    data = {**(event.data or {}), "journal_id": journal_id}
-                    await conn.execute(
-                        QUERIES.insert_event,
-                        event_params(dataclasses.replace(event, data=data), lease),
-                    )
-        return journal_id
+        assert row is not None
+        return int(row["id"])
 
     async def entries(self, thread_id: str) -> builtins.list[JournalEntry]:
         """Every paid LLM call of ``thread_id``, oldest first (the per-call cost detail)."""

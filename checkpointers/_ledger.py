@@ -221,10 +221,16 @@ class EffectLedger:
     ) -> EffectRecord | None:
         # the event is fenced: a taken-over thread's record is rolled back with it
         with lease_errors():
-            async with self._pool.connection() as conn, conn.transaction():
-                cursor = await conn.execute(query, params)
-                row = await cursor.fetchone()
-                if row is not None and event is not None:
-                    lease = self._lease(event.thread_id)
-                    await conn.execute(QUERIES.insert_event, event_params(event, lease))
+            async with self._pool.connection() as conn:
+                if event is None:  # one statement: no transaction of its own needed
+                    cursor = await conn.execute(query, params)
+                    row = await cursor.fetchone()
+                    return None if row is None else EffectRecord.from_row(row)
+                # pipelined: BEGIN and the statement in one round trip, event and COMMIT in another
+                async with conn.pipeline(), conn.transaction():
+                    cursor = await conn.execute(query, params)
+                    row = await cursor.fetchone()
+                    if row is not None:
+                        lease = self._lease(event.thread_id)
+                        await conn.execute(QUERIES.insert_event, event_params(event, lease))
         return None if row is None else EffectRecord.from_row(row)

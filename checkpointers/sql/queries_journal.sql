@@ -48,6 +48,29 @@ VALUES (
 )
 RETURNING id, created_at
 
+-- name: journal_insert_with_event
+-- The response and its event (data gains journal_id) in one statement, so one round trip and
+-- one commit; the event is fenced like insert_event, and a refused fence inserts neither.
+WITH entry AS (
+    INSERT INTO agent_graph_llm_journal (
+        thread_id, node, task_id, request_hash, occurrence, attempt, model, request, response,
+        prompt_tokens, completion_tokens, usd, owner
+    )
+    VALUES (
+        %(thread_id)s, %(node)s, %(task_id)s, %(request_hash)s, %(occurrence)s, %(attempt)s,
+        %(model)s, %(request)s, %(response)s, %(prompt_tokens)s, %(completion_tokens)s, %(usd)s,
+        %(owner)s
+    )
+    RETURNING id
+)
+INSERT INTO agent_graph_events (thread_id, kind, node, task_id, attempt, owner, data)
+SELECT %(event_thread_id)s, %(event_kind)s, %(event_node)s, %(event_task_id)s,
+       %(event_attempt)s::integer, %(event_owner)s,
+       %(event_data)s::jsonb || jsonb_build_object('journal_id', entry.id)
+FROM entry
+WHERE agent_graph_fence(%(event_thread_id)s, %(event_lease)s::bigint)
+RETURNING (SELECT id FROM entry) AS id
+
 -- name: journal_entries
 SELECT id, thread_id, node, task_id, request_hash, occurrence, attempt, model, request,
        response, prompt_tokens, completion_tokens, usd, owner, created_at

@@ -1,4 +1,4 @@
-"""Event log, run registry and article store against a real database."""
+"""Event log, run registry, article store and LLM journal against a real database."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from checkpointers import (
     ArticleStore,
     AsyncPool,
     EventLog,
+    JournalKey,
+    LeaseLost,
+    Leases,
+    LlmJournal,
     NewEvent,
+    NewJournalEntry,
     RunNotFound,
     RunRegistry,
 )
@@ -267,3 +272,47 @@ async def test_article_upsert_is_idempotent_per_slug(pool: AsyncPool) -> None:
     assert other is not None
     assert other.meta == {}
     assert await articles.get("missing") is None
+
+
+# --- LLM journal -----------------------------------------------------------------------------
+
+
+def _entry(thread_id: str) -> NewJournalEntry:
+    return NewJournalEntry(
+        key=JournalKey(thread_id, "outline", "task-1", "h" * 64, 0),
+        attempt=1,
+        model="gpt-4o-mini",
+        request={"messages": []},
+        response={"content": "an outline"},
+        prompt_tokens=10,
+        completion_tokens=5,
+        usd=0.001,
+        owner="me",
+    )
+
+
+async def test_journal_records_a_response_and_its_event_together(pool: AsyncPool) -> None:
+    runs, leases = RunRegistry(pool), Leases()
+    await runs.create("j1", "g", {})
+    leases.hold("j1", (await runs.claim("j1", "me")).lease)
+    journal = LlmJournal(pool, leases)
+
+    journal_id = await journal.record(_entry("j1"), NewEvent("j1", "llm_call", data={"usd": 1}))
+
+    (event,) = await EventLog(pool).list("j1")
+    assert (event.kind, event.data) == ("llm_call", {"usd": 1, "journal_id": journal_id})
+    assert [e.id for e in await journal.entries("j1")] == [journal_id]
+
+
+async def test_a_taken_over_thread_records_neither_response_nor_event(pool: AsyncPool) -> None:
+    runs, leases = RunRegistry(pool), Leases()
+    await runs.create("j2", "g", {})
+    leases.hold("j2", (await runs.claim("j2", "me")).lease)
+    await runs.claim("j2", "another worker")
+    journal = LlmJournal(pool, leases)
+
+    with pytest.raises(LeaseLost):
+        await journal.record(_entry("j2"), NewEvent("j2", "llm_call"))
+
+    assert await journal.entries("j2") == []
+    assert await EventLog(pool).list("j2") == []
