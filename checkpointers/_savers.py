@@ -81,7 +81,7 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
     The tables and rows are stock's: stock savers read what this one writes.
 
     Args:
-        pool: the pool checkpoints are written through.
+        conn: the pool checkpoints are written through.
         before_commit: see above.
         serde: checkpoint serializer (langgraph's default when None).
         extras_for_task: the rows (e.g. an effect's record) and events (e.g. the task's

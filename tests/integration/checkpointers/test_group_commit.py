@@ -47,10 +47,15 @@ async def test_concurrent_threads_checkpoints_share_transactions(pool: AsyncPool
         *(graph.ainvoke({"steps": []}, config(t), durability="sync") for t in threads)
     )
 
-    for thread_id in threads:  # every thread saved every step, as stock does
-        state = await graph.aget_state(config(thread_id))
-        assert state.values["steps"] == ["plan", "write", "publish"]
-        assert not state.next
+    # every thread saved every step, in stock's tables and rows: a stock saver reads them
+    stock_reader = build([]).compile(checkpointer=AsyncPostgresSaver(pool))  # type: ignore[arg-type]
+    for thread_id in threads:
+        for reader in (graph, stock_reader):
+            state = await reader.aget_state(config(thread_id))
+            assert state.values["steps"] == ["plan", "write", "publish"]
+            assert not state.next
+        history = [s async for s in stock_reader.aget_state_history(config(thread_id))]
+        assert len(history) == 5
     checkpoints, transactions = await _checkpoint_transactions(pool, "gc-")
     assert checkpoints == 40 * 5  # input, __start__ and three nodes, per thread
     assert transactions <= checkpoints // 2
