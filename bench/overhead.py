@@ -18,10 +18,13 @@ and the same three ways (none, stock, ours-graph) with nodes that do durable wor
   ours, stock ``ChatOpenAI`` otherwise. Its ``none`` row carries the provider call, so
   "added" time of the stock and ours rows is net of it.
 
-Every run uses a fresh thread ID. Configurations are interleaved run by run (rotating order) so
-that drift of the machine hits all of them alike. Reported: median over runs of (run time /
-steps), ratios against the ``none`` and ``stock`` rows of the same node kind, and whether each
-of our configurations meets the target (commits per node-step and added time at most stock's).
+Every run uses a fresh thread ID. With ``--concurrency N`` a run is N fresh threads in flight at
+once (how a fleet worker runs them), and its time per node-step is its wall time over all N x
+steps node-steps. Configurations are interleaved run by run (rotating order) so that drift of
+the machine hits all of them alike. Reported: median over runs of (run time / node-steps),
+ratios against the ``none`` and ``stock`` rows of the same node kind, and whether each of our
+configurations meets the target (write commits per node-step and added time at most stock's;
+read-only transactions, which flush nothing to disk, are shown apart).
 
 Database work is counted from ``pg_stat_database`` of a dedicated benchmark database: each
 Postgres configuration is opened fresh, runs a small and a large batch, is closed (a backend
@@ -33,8 +36,8 @@ write to the server during the run).
 
 Usage::
 
-    python bench/overhead.py [--runs 100] [--steps 20] [--database-url URL] [--json out.json]
-                             [--only CONFIG ...]
+    python bench/overhead.py [--runs 100] [--steps 20] [--concurrency 1] [--database-url URL]
+                             [--json out.json] [--only CONFIG ...]
 
 Without ``--database-url`` (or ``DATABASE_URL``) the embedded server is used.
 """
@@ -328,9 +331,21 @@ def _thread_id(key: str) -> str:
     return f"bench-{key}-{uuid.uuid4().hex[:16]}"
 
 
-async def time_all(setup: BenchSetup, keys: list[str], runs: int, warmup: int) -> dict[str, Result]:
-    """Time every configuration in one process, interleaved run by run."""
-    steps = setup.steps
+async def _run_many(run: RunOnce, key: str, concurrency: int) -> None:
+    """``concurrency`` fresh threads of one configuration, all in flight at once."""
+    if concurrency == 1:
+        await run(_thread_id(key))
+        return
+    await asyncio.gather(*(run(_thread_id(key)) for _ in range(concurrency)))
+
+
+async def time_all(
+    setup: BenchSetup, keys: list[str], runs: int, warmup: int, concurrency: int = 1
+) -> dict[str, Result]:
+    """Time every configuration in one process, interleaved run by run; a run is
+    ``concurrency`` threads in flight at once, and its time per node-step is its wall time
+    over all their node-steps."""
+    steps = setup.steps * concurrency
     results = {key: Result(key, CONFIGS[key].label) for key in keys}
     async with contextlib.AsyncExitStack() as stack:
         runners = {
@@ -338,13 +353,12 @@ async def time_all(setup: BenchSetup, keys: list[str], runs: int, warmup: int) -
         }
         for key in keys:
             for _ in range(warmup):
-                await runners[key](_thread_id(key))
+                await _run_many(runners[key], key, concurrency)
         for index in range(runs):
             shift = index % len(keys)
             for key in keys[shift:] + keys[:shift]:
-                thread_id = _thread_id(key)
                 started = time.perf_counter()
-                await runners[key](thread_id)
+                await _run_many(runners[key], key, concurrency)
                 elapsed = time.perf_counter() - started
                 results[key].samples_us.append(elapsed / steps * 1e6)
     return results
@@ -421,13 +435,15 @@ async def count_db_work(
     database: str,
     key: str,
     batches: tuple[int, int] = (2, 12),
+    concurrency: int = 1,
 ) -> DbWork:
     """Database work per node-step of one configuration: the difference between a small and a
     large batch, so that opening the pool and the schema check cancel out.
 
     Commits and inserted rows come from ``pg_stat_database``; statements (Execute + simple
     Query messages) and round trips (ReadyForQuery messages, one per synchronisation point)
-    from a libpq protocol trace of the configuration's connections.
+    from a libpq protocol trace of the configuration's connections. Each batch is that many
+    runs of ``concurrency`` threads in flight at once, like the timed runs.
     """
     totals: list[tuple[int, int, int, int, int]] = []
     for batch in batches:
@@ -435,14 +451,14 @@ async def count_db_work(
         with tempfile.TemporaryDirectory() as tmp, traced_connections(Path(tmp)):
             async with CONFIGS[key].factory(setup) as run:
                 for _ in range(batch):
-                    await run(_thread_id(key))
+                    await _run_many(run, key, concurrency)
             messages = _protocol_counts(Path(tmp))
         after = await _db_counters(monitor, database)
         statements = messages["F:Execute"] + messages["F:Query"]
         trips = messages["B:ReadyForQuery"]
         commits, inserts, xids = (a - b for a, b in zip(after, before, strict=True))
         totals.append((commits, inserts, statements, trips, xids))
-    extra_steps = (batches[1] - batches[0]) * setup.steps
+    extra_steps = (batches[1] - batches[0]) * setup.steps * concurrency
     per_step = [(large - small) / extra_steps for small, large in zip(*totals, strict=True)]
     return DbWork(*per_step)
 
@@ -513,9 +529,10 @@ def table(results: dict[str, Result], steps: int) -> str:
 
 
 def target(results: dict[str, Result]) -> str:
-    """Each of our configurations against the target: no more commits per node-step than stock,
-    and no more added time per node-step than stock's (both against the same node kind)."""
-    lines = ["Target: commits <= stock's, added time <= stock's (same node kind).", ""]
+    """Each of our configurations against the target: no more write commits per node-step than
+    stock (a commit that flushes to disk; read-only transactions are shown apart), and no more
+    added time per node-step than stock's (both against the same node kind)."""
+    lines = ["Target: write commits <= stock's, added time <= stock's (same node kind).", ""]
     for r in results.values():
         if CONFIGS[r.key].role != "ours":
             continue
@@ -526,12 +543,12 @@ def target(results: dict[str, Result]) -> str:
             continue
         ours_added = (r.median_us - none.median_us) / 1000
         stock_added = (stock.median_us - none.median_us) / 1000
-        commits_ok = r.db.commits <= stock.db.commits + 1e-9
+        commits_ok = r.db.writes <= stock.db.writes + 1e-9
         time_ok = ours_added <= stock_added
         lines.append(
-            f"- {r.label}: commits {r.db.commits:.2f} vs {stock.db.commits:.2f} "
-            f"({'met' if commits_ok else 'missed'}; write commits {r.db.writes:.2f} vs "
-            f"{stock.db.writes:.2f}); added {ours_added:+.2f} ms vs "
+            f"- {r.label}: write commits {r.db.writes:.2f} vs {stock.db.writes:.2f} "
+            f"({'met' if commits_ok else 'missed'}; with read-only ones {r.db.commits:.2f} vs "
+            f"{stock.db.commits:.2f}); added {ours_added:+.2f} ms vs "
             f"{stock_added:+.2f} ms ({'met' if time_ok else 'missed'}, "
             f"{ours_added / stock_added if stock_added > 0 else float('nan'):.2f}x)"
         )
@@ -571,16 +588,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             print(" ".join(f"{k}={v}" for k, v in env.items()), flush=True)
             with _provider(keys) as llm_url:
                 setup = BenchSetup(dsn, args.steps, llm_url)
-                results = await time_all(setup, keys, args.runs, args.warmup)
+                results = await time_all(setup, keys, args.runs, args.warmup, args.concurrency)
                 for key in keys:
                     if CONFIGS[key].role == "none":
                         results[key].db = DbWork(0.0, 0.0, 0.0, 0.0, 0.0)
                     else:
-                        results[key].db = await count_db_work(setup, monitor, database, key)
+                        results[key].db = await count_db_work(
+                            setup, monitor, database, key, concurrency=args.concurrency
+                        )
     finally:
         await asyncio.to_thread(drop_database, server, database)
     load = "/".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n{args.runs} runs x {args.steps} node-steps each, {args.warmup} warm-up runs")
+    print(
+        f"\n{args.runs} runs of {args.concurrency} concurrent thread(s) x {args.steps} "
+        f"node-steps each, {args.warmup} warm-up runs"
+    )
     print(f"load average at the end: {load}\n")
     print(table(results, args.steps))
     print()
@@ -588,6 +610,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "environment": env,
         "runs": args.runs,
+        "concurrency": args.concurrency,
         "steps": args.steps,
         "warmup": args.warmup,
         "results": {
@@ -609,6 +632,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5, help="untimed runs per configuration")
     parser.add_argument("--steps", type=int, default=20, help="nodes in the linear graph")
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="threads in flight at once in each run (1: one sequential thread)",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL"),
         help="server to use (default: DATABASE_URL, else the embedded server)",
@@ -618,8 +647,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--only", nargs="+", choices=list(CONFIGS), help="measure these configurations only"
     )
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.steps < 1 or args.warmup < 0:
-        parser.error("--runs and --steps must be positive, --warmup non-negative")
+    if args.runs < 1 or args.steps < 1 or args.concurrency < 1 or args.warmup < 0:
+        parser.error("--runs, --steps and --concurrency must be positive, --warmup non-negative")
     return args
 
 

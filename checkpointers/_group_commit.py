@@ -34,10 +34,7 @@ class _Pending:
     held: HeldWrites
     done: asyncio.Future[None]
     queued_at: float
-
-    @property
-    def thread_id(self) -> str:
-        return self.fence[0] if self.fence is not None else ""
+    thread_id: str
 
     def settle(self, error: BaseException | None = None) -> None:
         if self.done.done():  # the caller was cancelled: nobody waits any more
@@ -85,9 +82,15 @@ class GroupCommitter:
         self._senders: set[asyncio.Task[None]] = set()
         self._check: asyncio.TimerHandle | None = None
 
-    async def commit(self, fence: tuple[str, int] | None, held: HeldWrites) -> None:
+    async def commit(
+        self, fence: tuple[str, int] | None, held: HeldWrites, *, thread_id: str | None = None
+    ) -> None:
         """Commit ``held`` (after the lease check ``fence``, if any) in a transaction that may
         also carry other threads' writes; return once it is committed.
+
+        ``thread_id`` names the thread whose run row ``held`` locks when it is not the fence's
+        (rows fenced inside their own statement): shared transactions lock runs in thread
+        order.
 
         Raises:
             LeaseLost: the fence's lease is not the run's any more (nothing is written).
@@ -97,7 +100,9 @@ class GroupCommitter:
             return
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self._queue.append(_Pending(fence, held, done, loop.time()))
+        if thread_id is None:
+            thread_id = fence[0] if fence is not None else ""
+        self._queue.append(_Pending(fence, held, done, loop.time(), thread_id))
         if not self._senders or len(self._queue) >= self._max_batch:
             self._start_sender()
         elif self._check is None:

@@ -13,9 +13,11 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, LiteralString
 
 from checkpointers._events import event_params
+from checkpointers._group_commit import GroupCommitter
+from checkpointers._held_writes import HeldWrites
 from checkpointers._leases import Leases, lease_errors
 from checkpointers._models import NewEvent, jsonb
 from checkpointers._pool import AsyncPool
@@ -221,6 +223,7 @@ class LlmJournal:
     def __init__(self, pool: AsyncPool, leases: Leases | None = None) -> None:
         self._pool = pool
         self._leases = leases
+        self._committer = GroupCommitter(pool)
 
     async def lookup(self, key: JournalKey) -> JournalLookup:
         """Find the replayable response for ``key``, with the thread's budget and spend.
@@ -262,6 +265,32 @@ class LlmJournal:
         Raises:
             LeaseLost: the event's thread was taken over by another claim (nothing recorded).
         """
+        query, params = self._insert(entry, event)
+        with lease_errors():
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(query, params)
+                row = await cursor.fetchone()
+        assert row is not None
+        return int(row["id"])
+
+    async def record_shared(self, entry: NewJournalEntry, event: NewEvent) -> None:
+        """:meth:`record`, in a transaction that may also carry other threads' responses.
+
+        With many threads in flight, their responses arrive together: they are committed in
+        shared transactions (group commit) instead of one commit each. A failure stays the
+        failing call's own (the others are committed without it). Committed when this
+        returns, like :meth:`record`.
+
+        Raises:
+            LeaseLost: the event's thread was taken over by another claim (nothing recorded).
+        """
+        query, params = self._insert(entry, event)
+        held = HeldWrites(rows=[(query, [params])])
+        await self._committer.commit(None, held, thread_id=event.thread_id)
+
+    def _insert(
+        self, entry: NewJournalEntry, event: NewEvent | None
+    ) -> tuple[LiteralString, dict[str, Any]]:
         params = {
             **entry.key.params(),
             "attempt": entry.attempt,
@@ -273,17 +302,11 @@ class LlmJournal:
             "usd": Decimal(repr(entry.usd)),
             "owner": entry.owner,
         }
-        query = QUERIES.journal_insert
-        if event is not None:
-            lease = self._leases.of(event.thread_id) if self._leases is not None else None
-            query = QUERIES.journal_insert_with_event
-            params.update((f"event_{k}", v) for k, v in event_params(event, lease).items())
-        with lease_errors():
-            async with self._pool.connection() as conn:
-                cursor = await conn.execute(query, params)
-                row = await cursor.fetchone()
-        assert row is not None
-        return int(row["id"])
+        if event is None:
+            return QUERIES.journal_insert, params
+        lease = self._leases.of(event.thread_id) if self._leases is not None else None
+        params.update((f"event_{k}", v) for k, v in event_params(event, lease).items())
+        return QUERIES.journal_insert_with_event, params
 
     async def entries(self, thread_id: str) -> builtins.list[JournalEntry]:
         """Every paid LLM call of ``thread_id``, oldest first (the per-call cost detail)."""

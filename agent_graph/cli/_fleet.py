@@ -7,16 +7,14 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from checkpointers import open_async_pool, resolve_dsn
-from policies._errors import ConfigurationError, DurableAgentError
+from policies._errors import ConfigurationError
 
-from .._settings import Settings
 from ..fleet import (
     LlmLimiter,
     WorkerOptions,
@@ -25,9 +23,9 @@ from ..fleet import (
     setup_fleet_database,
     submit_keywords,
 )
-from ._output import err, out, print_json
+from ._common import execute, settings_from_env
+from ._output import out, print_json
 
-T = TypeVar("T")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
@@ -37,24 +35,6 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
     app.command("fleet")(fleet)
     app.command("llm-limit")(llm_limit)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:  # pydantic's ValidationError names the variable
-        raise ConfigurationError(
-            f"invalid configuration: {exc}".replace("\n", " "),
-            hint="fix the environment variable named above",
-        ) from None
-
-
-def _execute(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    try:
-        return asyncio.run(make())
-    except DurableAgentError as exc:
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(2 if isinstance(exc, ConfigurationError) else 1) from None
 
 
 def _read_keywords(keywords: list[str], file: Path | None) -> list[str]:
@@ -82,7 +62,7 @@ def submit(
     """Queue one thread per keyword for the workers and return at once."""
 
     async def main() -> None:
-        settings = _settings()
+        settings = settings_from_env()
         words = _read_keywords(keywords or [], file)
         began = time.monotonic()
         dsn = await asyncio.to_thread(
@@ -111,7 +91,7 @@ def submit(
                 + f" in {seconds:.2f} s; run them with `agent-graph worker`"
             )
 
-    _execute(main)
+    execute(main)
 
 
 def worker(
@@ -140,7 +120,7 @@ def worker(
     """Run queued threads until SIGTERM / Ctrl-C, then hand unfinished ones back and exit."""
 
     async def main() -> None:
-        settings = _settings()
+        settings = settings_from_env()
         if llm_concurrency is not None or llm_rpm is not None:
             dsn = await asyncio.to_thread(
                 resolve_dsn, settings.database_url, data_dir=settings.data_dir
@@ -161,14 +141,14 @@ def worker(
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    _execute(main)
+    execute(main)
 
 
 def fleet(as_json: JsonOption = False) -> None:
     """Show workers with their heartbeats, and threads queued, running, waiting, dead-lettered."""
 
     async def main() -> None:
-        settings = _settings()
+        settings = settings_from_env()
         dsn = await asyncio.to_thread(
             resolve_dsn, settings.database_url, data_dir=settings.data_dir
         )
@@ -190,7 +170,7 @@ def fleet(as_json: JsonOption = False) -> None:
             f"{status.failed} failed"
         )
 
-    _execute(main)
+    execute(main)
 
 
 def llm_limit(
@@ -212,7 +192,7 @@ def llm_limit(
     """
 
     async def main() -> None:
-        settings = _settings()
+        settings = settings_from_env()
         name = model or settings.model
         if clear and (concurrency is not None or rpm is not None):
             raise ConfigurationError(
@@ -241,4 +221,4 @@ def llm_limit(
                 f"rpm {u.rpm or 'unlimited'}, {u.in_flight} in flight"
             )
 
-    _execute(main)
+    execute(main)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import reduce
@@ -46,20 +45,9 @@ from ._records import (
 
 logger = logging.getLogger(__name__)
 
-# Identical requests counted per node attempt (keyed by id(scope), dropped with the scope), so
-# the n-th identical call of a loop maps to the n-th journal entry.
-_OCCURRENCES: dict[int, dict[str, int]] = {}
-# Estimated cost of calls in flight per thread in this process: parallel tasks of one thread
-# see each other's pending calls when checking the budget.
-_IN_FLIGHT: dict[str, float] = {}
-
 
 def _next_occurrence(scope: NodeScope, digest: str) -> int:
-    key = id(scope)
-    counts = _OCCURRENCES.get(key)
-    if counts is None:
-        counts = _OCCURRENCES[key] = {}
-        weakref.finalize(scope, _OCCURRENCES.pop, key, None)
+    counts = scope.llm_requests
     occurrence = counts.get(digest, 0)
     counts[digest] = occurrence + 1
     return occurrence
@@ -230,8 +218,9 @@ class JournaledChatOpenAI(ChatOpenAI):
     async def _reserved(self, call: _Call, found: JournalLookup) -> AsyncIterator[None]:
         """Check the thread's budget, then hold this call's estimate while it runs."""
         thread_id = call.key.thread_id
+        in_flight = call.scope.ctx.llm_in_flight
         if found.budget_usd is not None:
-            spent = found.spent_usd + _IN_FLIGHT.get(thread_id, 0.0)
+            spent = found.spent_usd + in_flight.get(thread_id, 0.0)
             if spent + call.estimate > found.budget_usd:
                 await call.scope.ctx.events.append_many(
                     [
@@ -259,15 +248,15 @@ class JournaledChatOpenAI(ChatOpenAI):
                     needed=call.estimate,
                     node=call.key.node,
                 )
-        _IN_FLIGHT[thread_id] = _IN_FLIGHT.get(thread_id, 0.0) + call.estimate
+        in_flight[thread_id] = in_flight.get(thread_id, 0.0) + call.estimate
         try:
             yield
         finally:
-            left = _IN_FLIGHT.get(thread_id, 0.0) - call.estimate
+            left = in_flight.get(thread_id, 0.0) - call.estimate
             if left > 1e-12:
-                _IN_FLIGHT[thread_id] = left
+                in_flight[thread_id] = left
             else:
-                _IN_FLIGHT.pop(thread_id, None)
+                in_flight.pop(thread_id, None)
 
     def _slot(self, call: _Call) -> contextlib.AbstractAsyncContextManager[LlmSlot]:
         """Hold a fleet-wide call slot of the model for the request (see :class:`LlmLimiter`)."""
@@ -286,7 +275,8 @@ class JournaledChatOpenAI(ChatOpenAI):
     async def _record(
         self, call: _Call, result: ChatResult, slot: LlmSlot, *, streamed: bool
     ) -> None:
-        """Commit the answer, its usage and price, and an ``llm_call`` event, together."""
+        """Commit the answer, its usage and price, and an ``llm_call`` event, together (in a
+        transaction shared with other threads' answers when several arrive at once)."""
         usage = usage_of(result)
         estimated = usage is None
         prompt_tokens, completion_tokens = usage or estimated_usage(call.content, result)
@@ -318,7 +308,7 @@ class JournaledChatOpenAI(ChatOpenAI):
                 "limit_wait_s": round(slot.waited_seconds, 3),
             },
         )
-        await call.journal.record(entry, event)
+        await call.journal.record_shared(entry, event)
 
     async def _replayed(self, call: _Call, entry: JournalEntry) -> None:
         """Log that an answer was read back (what it would have cost is what was saved)."""

@@ -86,6 +86,9 @@ class DurableContext:
     journal: LlmJournal = field(init=False)
     #: the fencing tokens of the threads this process drives (see :class:`Leases`)
     leases: Leases = field(default_factory=Leases)
+    #: estimated cost of the LLM calls in flight per thread (parallel tasks of one thread see
+    #: each other's pending calls when they check the thread's budget)
+    llm_in_flight: dict[str, float] = field(default_factory=dict, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _deferred: dict[str, HeldWrites] = field(default_factory=dict, repr=False)
     _effects: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -206,6 +209,9 @@ class NodeScope:
     ctx: DurableContext
     run: NodeRun
     attempt: int
+    #: identical LLM requests counted in this node execution (by request hash), so that the
+    #: n-th identical call of a loop maps to the n-th journal entry
+    llm_requests: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 _SCOPE: contextvars.ContextVar[NodeScope | None] = contextvars.ContextVar(

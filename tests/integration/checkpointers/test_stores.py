@@ -316,3 +316,52 @@ async def test_a_taken_over_thread_records_neither_response_nor_event(pool: Asyn
 
     assert await journal.entries("j2") == []
     assert await EventLog(pool).list("j2") == []
+
+
+async def test_responses_arriving_together_share_a_commit_and_keep_their_events(
+    pool: AsyncPool,
+) -> None:
+    runs, leases = RunRegistry(pool), Leases()
+    threads = [f"js-{i}" for i in range(12)]
+    for thread_id in threads:
+        await runs.create(thread_id, "g", {})
+        leases.hold(thread_id, (await runs.claim(thread_id, "me")).lease)
+    journal = LlmJournal(pool, leases)
+
+    await asyncio.gather(
+        *(journal.record_shared(_entry(t), NewEvent(t, "llm_call", data={"t": t})) for t in threads)
+    )
+
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) AS n, count(DISTINCT xmin::text) AS xacts"
+            " FROM agent_graph_llm_journal WHERE thread_id LIKE 'js-%'"
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    assert row["n"] == 12
+    assert row["xacts"] < 12  # fewer commits than responses
+    for thread_id in threads:
+        (entry,) = await journal.entries(thread_id)
+        (event,) = await EventLog(pool).list(thread_id)
+        assert event.data == {"t": thread_id, "journal_id": entry.id}
+
+
+async def test_a_taken_over_thread_fails_alone_among_shared_responses(pool: AsyncPool) -> None:
+    runs, leases = RunRegistry(pool), Leases()
+    for thread_id in ("ja", "jb", "jc"):
+        await runs.create(thread_id, "g", {})
+        leases.hold(thread_id, (await runs.claim(thread_id, "me")).lease)
+    await runs.claim("jb", "another worker")
+    journal = LlmJournal(pool, leases)
+
+    results = await asyncio.gather(
+        *(journal.record_shared(_entry(t), NewEvent(t, "llm_call")) for t in ("ja", "jb", "jc")),
+        return_exceptions=True,
+    )
+
+    assert results[0] is None
+    assert results[2] is None
+    assert isinstance(results[1], LeaseLost)
+    assert [len(await journal.entries(t)) for t in ("ja", "jb", "jc")] == [1, 0, 1]
+    assert await EventLog(pool).list("jb") == []
