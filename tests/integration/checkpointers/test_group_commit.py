@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import psycopg
 import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import INSERT_CHECKPOINT_WRITES_SQL
+from row_lock import RowLock
 from test_savers import build
 
 from checkpointers import (
@@ -115,15 +115,9 @@ async def test_a_taken_over_thread_fails_alone_in_a_shared_transaction(
 
 
 async def test_a_write_blocked_in_a_shared_transaction_does_not_hold_up_the_others(
-    pool: AsyncPool, database_url: str
+    pool: AsyncPool, slow_thread_lock: RowLock
 ) -> None:
     # An uncommitted row with the same key makes the write of thread "slow" wait for a lock.
-    blocker = await psycopg.AsyncConnection.connect(database_url)
-    await blocker.execute(
-        "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id,"
-        " task_path, idx, channel, type, blob) VALUES ('slow', '', 'c1', 'task', '', 0, 'x',"
-        " 'json', '\\x00')"
-    )
     try:
         committer = GroupCommitter(pool)
         # queued in the same loop iteration: both go in the first shared transaction
@@ -133,8 +127,7 @@ async def test_a_write_blocked_in_a_shared_transaction_does_not_hold_up_the_othe
         assert not slow.done()
         assert await _written(pool, "fast") == 1
     finally:
-        await blocker.rollback()
-        await blocker.close()
+        await slow_thread_lock.release()
     await asyncio.wait_for(slow, timeout=10)
     assert await _written(pool, "slow") == 1
 

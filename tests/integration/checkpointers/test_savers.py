@@ -11,6 +11,7 @@ import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph import END, START, StateGraph
+from row_lock import RowLock
 
 from checkpointers import (
     AsyncPool,
@@ -91,15 +92,9 @@ async def test_sync_hook_functions_are_accepted(pool: AsyncPool) -> None:
 
 
 async def test_a_blocked_thread_does_not_hold_up_other_threads(
-    pool: AsyncPool, database_url: str
+    pool: AsyncPool, database_url: str, slow_thread_lock: RowLock
 ) -> None:
     # An uncommitted row with the same key makes thread "slow"'s write wait in the database.
-    blocker = await psycopg.AsyncConnection.connect(database_url)
-    await blocker.execute(
-        "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id,"
-        " task_path, idx, channel, type, blob) VALUES ('slow', '', 'c1', 'task', '', 0, 'x',"
-        " 'json', '\\x00')"
-    )
 
     async def write(saver: AsyncPostgresSaver, thread_id: str) -> None:
         cfg: RunnableConfig = {
@@ -135,8 +130,7 @@ async def test_a_blocked_thread_does_not_hold_up_other_threads(
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(write(stock, "fast2"), timeout=1)
     finally:
-        await blocker.rollback()
-        await blocker.close()
+        await slow_thread_lock.release()
     await asyncio.wait_for(asyncio.gather(slow, stock_slow), timeout=10)
 
 
