@@ -21,6 +21,7 @@ from checkpointers._errors import (
     RunNotFound,
 )
 from checkpointers._events import AttemptHistory, EventLog
+from checkpointers._group_commit import GroupCommitter
 from checkpointers._held_writes import HeldWrites, commit_held
 from checkpointers._journal import (
     CostSummary,
@@ -75,6 +76,7 @@ __all__ = [
     "EmbeddedPostgresError",
     "EventLog",
     "EventRecord",
+    "GroupCommitter",
     "HeldWrites",
     "HookedAsyncPostgresSaver",
     "IdempotencyKeyConflict",

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, LiteralString
 
 from checkpointers._held_writes import HeldWrites, send_held
 from checkpointers._leases import lease_errors
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
 
-__all__ = ["GroupCommitter"]
+__all__ = ["Fetch", "GroupCommitter"]
+
+#: A statement whose first row the caller wants back, with its parameters.
+Fetch = tuple[LiteralString, Mapping[str, Any]]
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +37,17 @@ logger = logging.getLogger(__name__)
 class _Pending:
     fence: tuple[str, int] | None
     held: HeldWrites
-    done: asyncio.Future[None]
+    done: asyncio.Future[dict[str, Any] | None]
     queued_at: float
     thread_id: str
+    fetch: Fetch | None = None
+    row: dict[str, Any] | None = None
 
     def settle(self, error: BaseException | None = None) -> None:
         if self.done.done():  # the caller was cancelled: nobody waits any more
             return
         if error is None:
-            self.done.set_result(None)
+            self.done.set_result(self.row)
         else:
             self.done.set_exception(error)
 
@@ -83,31 +90,37 @@ class GroupCommitter:
         self._check: asyncio.TimerHandle | None = None
 
     async def commit(
-        self, fence: tuple[str, int] | None, held: HeldWrites, *, thread_id: str | None = None
-    ) -> None:
+        self,
+        fence: tuple[str, int] | None,
+        held: HeldWrites,
+        *,
+        thread_id: str | None = None,
+        fetch: Fetch | None = None,
+    ) -> dict[str, Any] | None:
         """Commit ``held`` (after the lease check ``fence``, if any) in a transaction that may
         also carry other threads' writes; return once it is committed.
 
         ``thread_id`` names the thread whose run row ``held`` locks when it is not the fence's
         (rows fenced inside their own statement): shared transactions lock runs in thread
-        order.
+        order. ``fetch`` is a statement run after ``held`` in the same transaction; its first
+        row (or None) is returned once committed.
 
         Raises:
             LeaseLost: the fence's lease is not the run's any more (nothing is written).
             psycopg.Error: the writes failed on their own (nothing is written).
         """
-        if not held and fence is None:
-            return
+        if not held and fence is None and fetch is None:
+            return None
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        done: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         if thread_id is None:
             thread_id = fence[0] if fence is not None else ""
-        self._queue.append(_Pending(fence, held, done, loop.time(), thread_id))
+        self._queue.append(_Pending(fence, held, done, loop.time(), thread_id, fetch))
         if not self._senders or len(self._queue) >= self._max_batch:
             self._start_sender()
         elif self._check is None:
             self._check = loop.call_later(self._patience, self._check_waiting)
-        await done
+        return await done
 
     def _start_sender(self) -> None:
         if len(self._senders) >= self._max_in_flight:
@@ -183,3 +196,13 @@ class GroupCommitter:
                     held.add(pending.held)
                 fences = [p.fence for p in batch if p.fence is not None]
                 await send_held(cur, fences, held)
+                # one cursor each, all sent before the first fetch: one round trip for them all
+                fetching = []
+                for pending in batch:
+                    if pending.fetch is not None:
+                        fetch_cur = conn.cursor(binary=True)
+                        await fetch_cur.execute(*pending.fetch)
+                        fetching.append((pending, fetch_cur))
+                for pending, fetch_cur in fetching:
+                    pending.row = await fetch_cur.fetchone()
+                    await fetch_cur.close()

@@ -218,12 +218,19 @@ class LlmJournal:
         leases: the leases this process holds: a response recorded with an event for a thread
             held there is fenced (:class:`LeaseLost`, nothing recorded, once another claim
             took the thread over).
+        committer: commits :meth:`record_shared`'s rows, in transactions shared with other
+            threads' writes (a new one by default).
     """
 
-    def __init__(self, pool: AsyncPool, leases: Leases | None = None) -> None:
+    def __init__(
+        self,
+        pool: AsyncPool,
+        leases: Leases | None = None,
+        committer: GroupCommitter | None = None,
+    ) -> None:
         self._pool = pool
         self._leases = leases
-        self._committer = GroupCommitter(pool)
+        self._committer = committer if committer is not None else GroupCommitter(pool)
 
     async def lookup(self, key: JournalKey) -> JournalLookup:
         """Find the replayable response for ``key``, with the thread's budget and spend.

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from checkpointers._events import event_params
-from checkpointers._held_writes import HeldWrites, TaskRows, send_held
+from checkpointers._group_commit import GroupCommitter
+from checkpointers._held_writes import HeldWrites, TaskRows
 from checkpointers._leases import Leases, lease_errors
 from checkpointers._models import NewEvent, _Record, jsonb
 from checkpointers._pool import AsyncPool
@@ -96,11 +97,19 @@ class EffectLedger:
             :func:`setup_database`.
         leases: the leases this process holds; claims and records of a thread held there are
             fenced (:class:`LeaseLost` once another claim took the thread over).
+        committer: commits claims, in transactions shared with other threads' writes when
+            several arrive at once (a new one by default).
     """
 
-    def __init__(self, pool: AsyncPool, leases: Leases | None = None) -> None:
+    def __init__(
+        self,
+        pool: AsyncPool,
+        leases: Leases | None = None,
+        committer: GroupCommitter | None = None,
+    ) -> None:
         self._pool = pool
         self._leases = leases
+        self._committer = committer if committer is not None else GroupCommitter(pool)
 
     async def claim(
         self,
@@ -125,6 +134,9 @@ class EffectLedger:
             held: writes to commit in the claim's transaction (e.g. the record of the effect
                 the same node performed just before: it costs no commit of its own then).
 
+        The claim is committed when this returns, in a transaction it may share with other
+        threads' claims and journal rows (group commit); a failure stays this claim's own.
+
         Raises:
             IdempotencyKeyConflict: the key is already recorded with another name or content.
             LeaseLost: the thread was taken over by another claim (nothing was claimed).
@@ -139,15 +151,16 @@ class EffectLedger:
             "lease": self._lease(thread_id),
         }
         lease = self._lease(thread_id)
-        fences = [] if lease is None else [(thread_id, lease)]
         for _ in range(_CLAIM_TRIES):
-            with lease_errors():
-                async with self._pool.connection() as conn, conn.pipeline(), conn.cursor() as cur:
-                    if held:  # one transaction: the pipeline syncs at the fetch below
-                        await send_held(cur, fences, held)
-                        held = None
-                    await cur.execute(QUERIES.claim_effect, params)
-                    row = await cur.fetchone()
+            # the claim statement fences itself; rows riding along are fenced by the lease check
+            fence = (thread_id, lease) if held and lease is not None else None
+            row = await self._committer.commit(
+                fence,
+                held or HeldWrites(),
+                thread_id=thread_id,
+                fetch=(QUERIES.claim_effect, params),
+            )
+            held = None
             # No row: a concurrent claim committed after this statement's snapshot; read again.
             if row is not None:
                 break

@@ -21,6 +21,7 @@ from checkpointers import (
     AttemptHistory,
     EffectLedger,
     EventLog,
+    GroupCommitter,
     HeldWrites,
     Leases,
     LlmJournal,
@@ -97,8 +98,10 @@ class DurableContext:
     def __post_init__(self) -> None:
         self.events = EventLog(self.pool, self.leases)
         self.runs = RunRegistry(self.pool)
-        self.ledger = EffectLedger(self.pool, self.leases)
-        self.journal = LlmJournal(self.pool, self.leases)
+        # claims and LLM answers of concurrent threads share commits
+        committer = GroupCommitter(self.pool)
+        self.ledger = EffectLedger(self.pool, self.leases, committer)
+        self.journal = LlmJournal(self.pool, self.leases, committer)
 
     def defer_event(self, task_id: str, event: NewEvent) -> None:
         """Hold ``event`` until the task's writes are saved, then commit it with them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any, TypedDict
 
@@ -17,7 +18,15 @@ from agent_graph import (
     open_runtime,
     side_effect,
 )
-from checkpointers import AsyncPool, EffectLedger, EventLog, content_hash
+from checkpointers import (
+    AsyncPool,
+    EffectLedger,
+    EventLog,
+    LeaseLost,
+    Leases,
+    RunRegistry,
+    content_hash,
+)
 from policies import Policies, RetryPolicy
 
 FAST = Policies.default().override(
@@ -206,3 +215,76 @@ async def test_effect_outside_a_durable_node_just_acts() -> None:
     assert first == await effect("x", act, content={"a": 1})
     assert len(calls) == 2
     assert len(first) == 64
+
+
+async def test_claims_arriving_together_share_commits_and_each_gets_its_own_row(
+    pool: AsyncPool,
+) -> None:
+    ledger = EffectLedger(pool)
+    keys = [f"shared-{i}" for i in range(12)]
+
+    claims = await asyncio.gather(
+        *(
+            ledger.claim(
+                key,
+                thread_id=f"t-{key}",
+                node="pay",
+                name="charge",
+                digest=content_hash("charge", key),
+                owner="me",
+            )
+            for key in keys
+        )
+    )
+
+    assert [(c.record.key, c.record.status, c.fresh) for c in claims] == [
+        (key, "claimed", True) for key in keys
+    ]
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(DISTINCT xmin::text) AS xacts FROM agent_graph_effects"
+            " WHERE key LIKE 'shared-%'"
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    assert row["xacts"] < len(keys)  # fewer commits than claims
+    again = await ledger.claim(
+        keys[0],
+        thread_id=f"t-{keys[0]}",
+        node="pay",
+        name="charge",
+        digest=content_hash("charge", keys[0]),
+        owner="me",
+    )
+    assert not again.fresh
+
+
+async def test_a_taken_over_thread_claims_nothing_and_its_batch_mates_do(pool: AsyncPool) -> None:
+    runs, leases = RunRegistry(pool), Leases()
+    for thread_id in ("ca", "cb", "cc"):
+        await runs.create(thread_id, "g", {})
+        leases.hold(thread_id, (await runs.claim(thread_id, "me")).lease)
+    await runs.claim("cb", "another worker")
+    ledger = EffectLedger(pool, leases)
+
+    results = await asyncio.gather(
+        *(
+            ledger.claim(
+                f"key-{t}",
+                thread_id=t,
+                node="pay",
+                name="charge",
+                digest=content_hash("charge", t),
+                owner="me",
+            )
+            for t in ("ca", "cb", "cc")
+        ),
+        return_exceptions=True,
+    )
+
+    assert not isinstance(results[0], BaseException)
+    assert not isinstance(results[2], BaseException)
+    assert isinstance(results[1], LeaseLost)
+    assert await ledger.get("key-cb") is None
+    assert await ledger.get("key-ca") is not None
+    assert await ledger.get("key-cc") is not None
