@@ -171,7 +171,7 @@ def _check(result: Any, steps: int) -> None:
 def _chat(cls: type[ChatOpenAI], setup: BenchSetup) -> ChatOpenAI:
     if setup.llm_url is None:
         raise RuntimeError("the llm configurations need the offline provider")
-    return cls(model=MODEL, base_url=setup.llm_url, api_key=SecretStr("offline"), max_retries=0)
+    return cls(model=MODEL, base_url=setup.llm_url, api_key=SecretStr("offline"), max_retries=2)
 
 
 # --- configurations: each yields "run the graph once on this thread ID" -----------------------
