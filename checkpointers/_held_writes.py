@@ -17,11 +17,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, LiteralString
+from typing import Any, LiteralString, cast
 
 from psycopg import AsyncCursor
 
-from checkpointers._events import event_params
+from checkpointers._batched import array_form, event_columns, row_columns
 from checkpointers._leases import lease_errors
 from checkpointers._models import NewEvent
 from checkpointers._pool import AsyncPool
@@ -68,18 +68,20 @@ async def send_held(
             QUERIES.check_leases,
             {"thread_ids": [f[0] for f in fences], "leases": [f[1] for f in fences]},
         )
-    # one executemany per statement, whichever threads its rows belong to
+    # one statement per query, whichever threads its rows belong to: a single execution
+    # over arrays when the query has an array form, else one execution per row
     grouped: dict[LiteralString, list[Sequence[Any] | Mapping[str, Any]]] = {}
     for query, rows in held.rows:
         grouped.setdefault(query, []).extend(rows)
     for query, rows in grouped.items():
-        await cur.executemany(query, rows)
+        form = array_form(query)
+        if form is not None:
+            await cur.execute(form.query, row_columns(form, cast(list[Sequence[Any]], rows)))
+        else:
+            await cur.executemany(query, rows)
     if held.events:
-        params = [
-            event_params(e, leases.get(e.thread_id) if fenced_by_events else None)
-            for e in held.events
-        ]
-        await cur.executemany(QUERIES.insert_event, params)
+        columns = event_columns(held.events, leases if fenced_by_events else None)
+        await cur.execute(QUERIES.batch_insert_events, columns)
 
 
 async def commit_held(pool: AsyncPool, fence: tuple[str, int] | None, held: HeldWrites) -> None:

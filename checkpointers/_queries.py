@@ -108,5 +108,17 @@ def _query_files() -> list[str]:
     )
 
 
+def _load_queries() -> Queries:
+    # each file on its own: the comments heading a file must not end up in the last query of
+    # the file before it
+    items: dict[str, LiteralString] = {}
+    for filename in _query_files():
+        for name, query in parse_queries(read_sql(filename)).items():
+            if name in items:
+                raise ValueError(f"{filename}: query {name!r} is defined in another file too")
+            items[name] = query
+    return Queries(items)
+
+
 # Every ``sql/queries*.sql`` file, one namespace (a name defined twice is an error).
-QUERIES: Queries = parse_queries("\n".join(read_sql(name) for name in _query_files()))
+QUERIES: Queries = _load_queries()

@@ -8,7 +8,11 @@ import logging
 import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.checkpoint.postgres.base import INSERT_CHECKPOINT_WRITES_SQL
+from langgraph.checkpoint.postgres.base import (
+    INSERT_CHECKPOINT_WRITES_SQL,
+    UPSERT_CHECKPOINT_BLOBS_SQL,
+    UPSERT_CHECKPOINT_WRITES_SQL,
+)
 from row_lock import RowLock
 from test_savers import build
 
@@ -130,6 +134,59 @@ async def test_a_write_blocked_in_a_shared_transaction_does_not_hold_up_the_othe
         await slow_thread_lock.release()
     await asyncio.wait_for(slow, timeout=10)
     assert await _written(pool, "slow") == 1
+
+
+async def test_rows_sent_together_keep_the_meaning_of_one_by_one(pool: AsyncPool) -> None:
+    # Each statement of a shared transaction is sent once for all its rows (arrays zipped by
+    # unnest). What lands must be what executing the rows one by one would leave: for an
+    # upsert the later row of a key wins, for an insert-or-ignore the earlier one stays,
+    # events keep their order, and NULLs and bytes come back as sent.
+    committer = GroupCommitter(pool)
+
+    def write(sql: str, thread_id: str, idx: int, blob: bytes | None) -> HeldWrites:
+        row = (thread_id, "", "c1", "task", "", idx, "ch", "json", blob)
+        return HeldWrites(rows=[(sql, [row])])
+
+    upsert, insert = UPSERT_CHECKPOINT_WRITES_SQL, INSERT_CHECKPOINT_WRITES_SQL
+    held = [
+        write(upsert, "u", -1, b"first"),
+        write(insert, "i", 0, b"kept"),
+        write(upsert, "u", -1, b"second"),
+        write(insert, "i", 0, b"ignored"),
+        write(insert, "i", 1, b""),
+        # a channel without value: a blob row of type "empty" and a NULL blob
+        HeldWrites(rows=[(UPSERT_CHECKPOINT_BLOBS_SQL, [("i", "", "ch", "1", "empty", None)])]),
+        HeldWrites(events=[NewEvent("u", "one", data={"n": 1}), NewEvent("i", "two")]),
+        HeldWrites(events=[NewEvent("u", "three", node="x", attempt=2)]),
+    ]
+    # queued in one loop iteration: one shared transaction
+    await asyncio.gather(*(committer.commit(None, h, thread_id="t") for h in held))
+
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT thread_id, idx, blob, xmin::text AS x FROM checkpoint_writes"
+            " ORDER BY thread_id, idx"
+        )
+        writes = await cursor.fetchall()
+        cursor = await conn.execute(
+            "SELECT thread_id, kind, node, attempt, data, xmin::text AS x"
+            " FROM agent_graph_events ORDER BY id"
+        )
+        events = await cursor.fetchall()
+        cursor = await conn.execute("SELECT type, blob, xmin::text AS x FROM checkpoint_blobs")
+        blobs = await cursor.fetchall()
+    assert [(b["type"], b["blob"]) for b in blobs] == [("empty", None)]
+    assert [(w["thread_id"], w["idx"], w["blob"]) for w in writes] == [
+        ("i", 0, b"kept"),
+        ("i", 1, b""),
+        ("u", -1, b"second"),
+    ]
+    assert [(e["thread_id"], e["kind"], e["node"], e["attempt"], e["data"]) for e in events] == [
+        ("u", "one", None, None, {"n": 1}),
+        ("i", "two", None, None, {}),
+        ("u", "three", "x", 2, {}),
+    ]
+    assert len({row["x"] for row in [*writes, *events, *blobs]}) == 1  # one transaction
 
 
 async def test_bad_sizes_are_refused(pool: AsyncPool) -> None:

@@ -69,8 +69,9 @@ def test_shipped_queries_cover_every_store_operation() -> None:
 
 def test_shipped_queries_use_named_placeholders_only() -> None:
     for name, text in QUERIES.items():
-        # psycopg named placeholders, no positional %s mixed in, no stray % signs.
-        assert not re.search(r"%s|%(?!\(\w+\)s)", text), name
+        # psycopg named placeholders (%(x)s, or %(x)b for binary), no positional %s or %b
+        # mixed in, no stray % signs.
+        assert not re.search(r"%[sbt]|%(?!\(\w+\)[sbt])", text), name
 
 
 def test_migrations_are_numbered_in_order_from_one() -> None:
