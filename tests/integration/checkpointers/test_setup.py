@@ -55,6 +55,34 @@ async def test_setup_creates_every_table_and_is_idempotent(fresh_database_url: s
     assert migration_rows(fresh_database_url) == [(m.version, m.name) for m in migrations()]
 
 
+def test_checkpoints_are_compressed_with_lz4_where_the_server_has_it(
+    fresh_database_url: str,
+) -> None:
+    setup_database_sync(fresh_database_url)
+    with psycopg.connect(fresh_database_url) as conn:
+        methods = conn.execute(
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()
+        columns = conn.execute(
+            "SELECT attrelid::regclass::text, attname, attcompression FROM pg_attribute"
+            " WHERE (attrelid, attname) IN (('checkpoints'::regclass, 'checkpoint'),"
+            " ('checkpoint_blobs'::regclass, 'blob'), ('checkpoint_writes'::regclass, 'blob'))"
+        ).fetchall()
+        conn.execute(
+            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, checkpoint,"
+            " metadata) VALUES ('t', '', 'c', %s::jsonb, '{}')",
+            ['{"versions": "' + "0123456789abcdef" * 400 + '"}'],
+        )
+        stored = conn.execute(
+            "SELECT pg_column_compression(checkpoint) FROM checkpoints"
+        ).fetchone()
+    assert methods is not None and stored is not None
+    expected = "lz4" if "lz4" in methods[0] else "pglz"  # e.g. the embedded server: pglz only
+    assert {c[2] for c in columns} == ({"l"} if expected == "lz4" else {""})
+    assert len(columns) == 3
+    assert stored[0] == expected
+
+
 async def test_setup_releases_the_schema_lock(fresh_database_url: str) -> None:
     async with open_async_pool(fresh_database_url, max_size=1) as pool:
         await setup_database(pool)
