@@ -1,8 +1,8 @@
 """The Procrastinate app of the fleet: one queue, one task, on our own Postgres.
 
-The app's connector opens its own psycopg pool with Procrastinate's defaults: a pool built with
-``autocommit=True`` connection kwargs (like the one langgraph's saver needs) breaks the worker's
-LISTEN connection, so the two pools are kept apart.
+The app's connector opens its own psycopg pool, kept apart from the one langgraph's saver uses: a
+pool built with ``autocommit=True`` connection kwargs breaks the worker's LISTEN connection, so
+this one turns autocommit on as it configures each connection instead.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from procrastinate import App, JobContext, PsycopgConnector, jobs
 from procrastinate.manager import JobManager
+from psycopg import AsyncConnection
 
 __all__ = ["QUEUE", "TASK_NAME", "TakenOverJobs", "make_app"]
 
@@ -26,6 +27,14 @@ TASK_NAME = "agent_graph.run_thread"
 TaskBody = Callable[[JobContext, str, str], Awaitable[str]]
 
 
+async def _autocommit(conn: AsyncConnection[Any]) -> None:
+    # Each of Procrastinate's statements stands alone (a stored function call), yet on a plain
+    # connection psycopg wraps it in BEGIN ... COMMIT: three round trips (a job's fetch, its
+    # finish) instead of one. Set here, not in the pool's kwargs, which the LISTEN connection
+    # reuses alongside an autocommit argument of its own.
+    await conn.set_autocommit(True)
+
+
 def make_app(dsn: str, body: TaskBody | None = None, *, pool_size: int = 4) -> App:
     """Build the (unopened) Procrastinate app over ``dsn``.
 
@@ -34,7 +43,9 @@ def make_app(dsn: str, body: TaskBody | None = None, *, pool_size: int = 4) -> A
         body: the task body run by workers (None for clients that only enqueue or inspect).
         pool_size: most connections of the queue's own pool.
     """
-    connector = PsycopgConnector(conninfo=dsn, min_size=1, max_size=max(2, pool_size))
+    connector = PsycopgConnector(
+        conninfo=dsn, min_size=1, max_size=max(2, pool_size), configure=_autocommit
+    )
     app = App(connector=connector)
     if body is not None:
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -94,3 +95,34 @@ async def test_stalled_jobs_are_retried_even_with_a_queued_follow_up(
     assert (retried, again, list(jobs)) == (1, 0, [])
     assert await _job_statuses(pool, "plain-stall") == ["todo"]
     assert await _job_statuses(pool, "with-follow-up") == ["failed", "todo"]
+
+
+async def test_queue_statements_run_alone_and_new_jobs_are_still_heard(
+    pool: AsyncPool, database_url: str
+) -> None:
+    # Autocommit saves a BEGIN and a COMMIT round trip per queue statement; it must not cost
+    # the workers their LISTEN connection (the trap of autocommit in the pool's kwargs).
+    await setup_fleet_database(pool)
+    app = make_app(database_url)
+    heard = asyncio.Event()
+
+    async def on_notification(*, channel: str, payload: str) -> None:
+        heard.set()
+
+    async with app.open_async():
+        async with app.connector.pool.connection() as conn:  # type: ignore[attr-defined]
+            assert conn.autocommit
+        listening = asyncio.create_task(
+            app.connector.listen_notify(on_notification, [f"procrastinate_queue_v1#{QUEUE}"])
+        )
+        try:
+            deadline = time.monotonic() + 20
+            # the listener may not be listening yet: submit until a notification arrives
+            while not heard.is_set():
+                assert time.monotonic() < deadline, "no notification for a submitted job"
+                await submit_keywords(pool, [f"heard {time.monotonic_ns()}"])
+                await asyncio.wait([asyncio.create_task(heard.wait())], timeout=0.5)
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
