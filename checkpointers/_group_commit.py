@@ -41,6 +41,7 @@ class _Pending:
     queued_at: float
     thread_id: str
     fetch: Fetch | None = None
+    self_fenced: bool = False
     row: dict[str, Any] | None = None
 
     def settle(self, error: BaseException | None = None) -> None:
@@ -96,14 +97,16 @@ class GroupCommitter:
         *,
         thread_id: str | None = None,
         fetch: Fetch | None = None,
+        self_fenced: bool = False,
     ) -> dict[str, Any] | None:
         """Commit ``held`` (after the lease check ``fence``, if any) in a transaction that may
         also carry other threads' writes; return once it is committed.
 
-        ``thread_id`` names the thread whose run row ``held`` locks when it is not the fence's
-        (rows fenced inside their own statement): shared transactions lock runs in thread
-        order. ``fetch`` is a statement run after ``held`` in the same transaction; its first
-        row (or None) is returned once committed.
+        ``thread_id`` names the thread whose run row ``held`` locks when there is no fence.
+        ``fetch`` is a statement run after ``held`` in the same transaction; its first row (or
+        None) is returned once committed. ``self_fenced``: the statements of ``held`` and
+        ``fetch`` check the lease themselves; ``fence`` then only has a shared transaction lock
+        the run in thread order with the other threads' (sent alone, it is not checked twice).
 
         Raises:
             LeaseLost: the fence's lease is not the run's any more (nothing is written).
@@ -115,7 +118,7 @@ class GroupCommitter:
         done: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         if thread_id is None:
             thread_id = fence[0] if fence is not None else ""
-        self._queue.append(_Pending(fence, held, done, loop.time(), thread_id, fetch))
+        self._queue.append(_Pending(fence, held, done, loop.time(), thread_id, fetch, self_fenced))
         if not self._senders or len(self._queue) >= self._max_batch:
             self._start_sender()
         elif self._check is None:
@@ -194,7 +197,11 @@ class GroupCommitter:
                 held = HeldWrites()
                 for pending in batch:
                     held.add(pending.held)
-                fences = [p.fence for p in batch if p.fence is not None]
+                fences = [
+                    p.fence
+                    for p in batch
+                    if p.fence is not None and (len(batch) > 1 or not p.self_fenced)
+                ]
                 await send_held(cur, fences, held)
                 # one cursor each, all sent before the first fetch: one round trip for them all
                 fetching = []

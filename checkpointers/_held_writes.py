@@ -60,10 +60,12 @@ async def send_held(
     together or not at all (``held`` may gather several threads' writes)."""
     leases = dict(fences)
     with_events = {e.thread_id for e in held.events}
-    # An event of a fenced thread checks the lease as it is inserted: when every fenced
-    # thread has one, the transaction needs no statement of its own for the checks.
-    fenced_by_events = all(thread_id in with_events for thread_id in leases)
-    if not fenced_by_events:
+    # Runs are locked in thread order, as the run heartbeat locks them. With several threads
+    # that takes a lease check of its own, first: rows fenced later in other statements (a
+    # journal row, an effect claim) find their run locked already, whatever their order. One
+    # thread alone has one run to lock: its events check the lease as they are inserted.
+    upfront = len(leases) > 1 or any(thread_id not in with_events for thread_id in leases)
+    if upfront:
         await cur.execute(
             QUERIES.check_leases,
             {"thread_ids": [f[0] for f in fences], "leases": [f[1] for f in fences]},
@@ -80,7 +82,7 @@ async def send_held(
         else:
             await cur.executemany(query, rows)
     if held.events:
-        columns = event_columns(held.events, leases if fenced_by_events else None)
+        columns = event_columns(held.events, None if upfront else leases)
         await cur.execute(QUERIES.batch_insert_events, columns)
 
 

@@ -293,7 +293,9 @@ class LlmJournal:
         """
         query, params = self._insert(entry, event)
         held = HeldWrites(rows=[(query, [params])])
-        await self._committer.commit(None, held, thread_id=event.thread_id)
+        lease = params["event_lease"]
+        fence = None if lease is None else (event.thread_id, lease)
+        await self._committer.commit(fence, held, thread_id=event.thread_id, self_fenced=True)
 
     def _insert(
         self, entry: NewJournalEntry, event: NewEvent | None

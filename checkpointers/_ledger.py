@@ -141,6 +141,7 @@ class EffectLedger:
             IdempotencyKeyConflict: the key is already recorded with another name or content.
             LeaseLost: the thread was taken over by another claim (nothing was claimed).
         """
+        lease = self._lease(thread_id)
         params = {
             "key": key,
             "thread_id": thread_id,
@@ -148,17 +149,17 @@ class EffectLedger:
             "name": name,
             "content_hash": digest,
             "owner": owner,
-            "lease": self._lease(thread_id),
+            "lease": lease,
         }
-        lease = self._lease(thread_id)
+        fence = None if lease is None else (thread_id, lease)
         for _ in range(_CLAIM_TRIES):
-            # the claim statement fences itself; rows riding along are fenced by the lease check
-            fence = (thread_id, lease) if held and lease is not None else None
+            # the claim statement fences itself, not the rows riding along
             row = await self._committer.commit(
                 fence,
                 held or HeldWrites(),
                 thread_id=thread_id,
                 fetch=(QUERIES.claim_effect, params),
+                self_fenced=not held,
             )
             held = None
             # No row: a concurrent claim committed after this statement's snapshot; read again.

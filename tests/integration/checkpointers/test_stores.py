@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from datetime import datetime
 
+import psycopg
 import pytest
 
 from checkpointers import (
     ArticleStore,
     AsyncPool,
+    EffectLedger,
     EventLog,
+    GroupCommitter,
     JournalKey,
     LeaseLost,
     Leases,
@@ -19,6 +24,7 @@ from checkpointers import (
     NewJournalEntry,
     RunNotFound,
     RunRegistry,
+    content_hash,
 )
 
 # --- event log -------------------------------------------------------------------------------
@@ -365,3 +371,58 @@ async def test_a_taken_over_thread_fails_alone_among_shared_responses(pool: Asyn
     assert isinstance(results[1], LeaseLost)
     assert [len(await journal.entries(t)) for t in ("ja", "jb", "jc")] == [1, 0, 1]
     assert await EventLog(pool).list("jb") == []
+
+
+async def test_a_shared_commit_locks_runs_in_thread_order_like_the_heartbeat(
+    pool: AsyncPool, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A shared transaction carrying rows that check their own lease (a response of lc, an
+    # effect claim of lb) must lock the runs in thread order, as a worker's heartbeat locks
+    # them: otherwise each waits for a row the other holds and the batch falls apart.
+    runs, leases = RunRegistry(pool), Leases()
+    for thread_id in ("lb", "lc"):
+        await runs.create(thread_id, "g", {})
+        leases.hold(thread_id, (await runs.claim(thread_id, "me")).lease)
+    committer = GroupCommitter(pool)
+    journal = LlmJournal(pool, leases, committer)
+    ledger = EffectLedger(pool, leases, committer)
+    heartbeat = await psycopg.AsyncConnection.connect(database_url)
+    lock_row = "SELECT 1 FROM agent_graph_runs WHERE thread_id = %s FOR NO KEY UPDATE"
+    try:
+        await heartbeat.execute(lock_row, ["lb"])  # the heartbeat holds lb, lc comes next
+        with caplog.at_level(logging.DEBUG, logger="checkpointers._group_commit"):
+            batch = asyncio.gather(
+                journal.record_shared(_entry("lc"), NewEvent("lc", "llm_call")),
+                ledger.claim(
+                    "post-1",
+                    thread_id="lb",
+                    node="publish",
+                    name="create_post",
+                    digest=content_hash("create_post", {"title": "t"}),
+                    owner="me",
+                ),
+            )
+            deadline = time.monotonic() + 10
+            while not await _waiting_for_a_lock(pool):
+                assert time.monotonic() < deadline, "the shared commit never waited for lb"
+                await asyncio.sleep(0.02)
+            # lb's wait must not hold lc: the heartbeat gets it at once
+            await heartbeat.execute("SET LOCAL lock_timeout = '2s'")
+            await heartbeat.execute(lock_row, ["lc"])
+            await heartbeat.commit()
+            await asyncio.wait_for(batch, timeout=10)
+    finally:
+        await heartbeat.close()
+    assert "one by one" not in caplog.text  # committed as one shared transaction
+    assert [len(await EventLog(pool).list(t)) for t in ("lb", "lc")] == [0, 1]
+    assert (await ledger.get("post-1")) is not None
+
+
+async def _waiting_for_a_lock(pool: AsyncPool) -> bool:
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) AS n FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        row = await cursor.fetchone()
+    return row is not None and row["n"] > 0
