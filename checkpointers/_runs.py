@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any, LiteralString
 
 from checkpointers._errors import RunNotFound
+from checkpointers._events import event_params
+from checkpointers._group_commit import GroupCommitter
 from checkpointers._held_writes import HeldWrites, commit_held
 from checkpointers._models import NewEvent, RunRecord, jsonb
 from checkpointers._pool import AsyncPool
@@ -37,10 +39,13 @@ class RunRegistry:
     Args:
         pool: a pool from :func:`open_async_pool` over a database set up with
             :func:`setup_database`.
+        committer: if given, :meth:`finish` commits through it, sharing a transaction with
+            other threads' writes (else in a transaction of its own).
     """
 
-    def __init__(self, pool: AsyncPool) -> None:
+    def __init__(self, pool: AsyncPool, committer: GroupCommitter | None = None) -> None:
         self._pool = pool
+        self._committer = committer
 
     async def get(self, thread_id: str) -> RunRecord | None:
         """The run of ``thread_id``, or None if there is none."""
@@ -65,6 +70,35 @@ class RunRegistry:
         if existing is None:  # deleted between the two statements
             raise RunNotFound(f"run {thread_id!r} vanished while being created")
         return existing
+
+    async def start_new(
+        self, thread_id: str, graph: str, input: Any, *, owner: str, event: NewEvent
+    ) -> RunRecord | None:
+        """Register a brand-new thread's run already claimed by ``owner`` (status ``running``,
+        fresh heartbeat, the first lease, as :meth:`claim` would leave it) and append ``event``,
+        in one statement, round trip and commit.
+
+        Nothing is written when the thread has a run or a checkpoint: the caller then takes the
+        general path (:meth:`get`, :meth:`create`, :meth:`claim`).
+
+        Args:
+            thread_id: the thread.
+            graph: name of the graph that runs it.
+            input: JSON-able input of the run (must not contain secrets).
+            owner: the process that drives the thread from now on.
+            event: the thread's first event (e.g. ``run_started``), appended unfenced.
+
+        Returns:
+            The new run (its ``lease`` is the claim's fencing token), or None if the thread
+            already exists.
+
+        Raises:
+            ValueError: ``event`` belongs to another thread.
+        """
+        if event.thread_id != thread_id:
+            raise ValueError(f"event of thread {event.thread_id!r} given for {thread_id!r}")
+        params = event_params(event) | {"graph": graph, "input": jsonb(input), "run_owner": owner}
+        return await self._one(QUERIES.start_new_run, params)
 
     async def claim(self, thread_id: str, owner: str) -> RunClaim:
         """Mark the run ``running`` by ``owner`` with a fresh heartbeat and a new lease,
@@ -118,7 +152,8 @@ class RunRegistry:
         lease: int | None = None,
     ) -> None:
         """Set the status of ``event``'s run (as :meth:`set_status`) and append ``event``, in
-        one transaction and one round trip.
+        one transaction and one round trip (shared with other threads' writes when the registry
+        has a committer).
 
         Raises:
             LeaseLost: ``lease`` is not the run's any more (nothing is written).
@@ -126,7 +161,12 @@ class RunRegistry:
         thread_id = event.thread_id
         update = (QUERIES.set_run_status, [_status_params(thread_id, status, error, owner, lease)])
         fence = (thread_id, lease) if lease is not None else None
-        await commit_held(self._pool, fence, HeldWrites(rows=[update], events=[event]))
+        held = HeldWrites(rows=[update], events=[event])
+        if self._committer is None:
+            await commit_held(self._pool, fence, held)
+        else:
+            # the UPDATE locks the thread's run row: name it, for the batch's lock order
+            await self._committer.commit(fence, held, thread_id=thread_id)
 
     async def heartbeat(self, owner: str, thread_ids: Iterable[str]) -> frozenset[str]:
         """Refresh the heartbeat of the runs ``owner`` still owns among ``thread_ids``.

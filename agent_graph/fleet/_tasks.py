@@ -24,14 +24,14 @@ from typing import Any
 from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
-from checkpointers import LeaseLost
+from checkpointers import LeaseLost, RunRecord
 from policies import Classification
 from policies._errors import ConfigurationError
 
 from .._errors import ThreadBusy, ThreadUnfinished
 from .._factory import article_request, open_content_agent
 from .._settings import Settings
-from ..runtime import Runner
+from ..runtime import Runner, ThreadStatus
 from ..runtime._context import owner_is_alive
 from ..runtime._failure import FailureReport
 from ._app import TASK_NAME, job_args
@@ -130,6 +130,17 @@ class ThreadDriver:
             self.in_flight.discard(thread_id)
 
     async def _drive(self, thread_id: str, keyword: str) -> str:
+        graph_input = self.graph.make_input(keyword)
+        try:
+            # the usual job, a thread never run: created, claimed and started in one statement
+            status = await self.runner.start_new(thread_id, graph_input, describe=False)
+        except LeaseLost:
+            return "lease_lost"
+        if status is None:
+            return await self._drive_existing(thread_id, keyword, graph_input)
+        return await self._settle(thread_id, keyword, status, None)
+
+    async def _drive_existing(self, thread_id: str, keyword: str, graph_input: Any) -> str:
         ctx = self.runner.ctx
         run = await ctx.runs.get(thread_id)
         if run is not None and run.status == "dead_lettered":
@@ -146,7 +157,7 @@ class ThreadDriver:
         try:
             try:
                 status = await self.runner.start(
-                    thread_id, self.graph.make_input(keyword), describe=False
+                    thread_id, graph_input, describe=False, try_new=False
                 )
             except ThreadUnfinished:
                 # The queue hands a thread to one job at a time: if it gave it to this one,
@@ -165,6 +176,14 @@ class ThreadDriver:
             )
             await self.hand_back(thread_id, keyword, delay=self.busy_delay)
             return "handed_back"
+        return await self._settle(thread_id, keyword, status, run)
+
+    async def _settle(
+        self, thread_id: str, keyword: str, status: ThreadStatus, run: RunRecord | None
+    ) -> str:
+        """The job's outcome, once the runner returned ``status`` (``run``: the thread's run
+        as it was before, None for a new thread)."""
+        ctx = self.runner.ctx
         if status.status == "incomplete" and ctx.stop_requested:
             await self.hand_back(thread_id, keyword)
             return "handed_back"

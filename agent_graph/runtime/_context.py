@@ -81,6 +81,8 @@ class DurableContext:
     policies: Policies = field(default_factory=Policies.default)
     classifier: Classifier = field(default_factory=Classifier.default)
     budget: Budget = field(default_factory=Budget)
+    #: commits the writes of concurrent threads in shared transactions
+    committer: GroupCommitter = field(init=False, repr=False)
     events: EventLog = field(init=False)
     runs: RunRegistry = field(init=False)
     ledger: EffectLedger = field(init=False)
@@ -96,12 +98,12 @@ class DurableContext:
     _attempts: dict[str, dict[str, AttemptHistory]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        # claims, LLM answers and run ends of concurrent threads share commits
+        self.committer = GroupCommitter(self.pool)
         self.events = EventLog(self.pool, self.leases)
-        self.runs = RunRegistry(self.pool)
-        # claims and LLM answers of concurrent threads share commits
-        committer = GroupCommitter(self.pool)
-        self.ledger = EffectLedger(self.pool, self.leases, committer)
-        self.journal = LlmJournal(self.pool, self.leases, committer)
+        self.runs = RunRegistry(self.pool, self.committer)
+        self.ledger = EffectLedger(self.pool, self.leases, self.committer)
+        self.journal = LlmJournal(self.pool, self.leases, self.committer)
 
     def defer_event(self, task_id: str, event: NewEvent) -> None:
         """Hold ``event`` until the task's writes are saved, then commit it with them."""

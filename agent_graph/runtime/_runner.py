@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel
 
-from checkpointers import (
-    DeadLetterStore,
-    HookedAsyncPostgresSaver,
-    LeaseLost,
-    NewEvent,
-    RunRecord,
-    thread_cost,
-)
+from checkpointers import DeadLetterStore, HookedAsyncPostgresSaver, LeaseLost, NewEvent, RunRecord
 from policies import redact
 
 from .._errors import (
@@ -25,17 +17,16 @@ from .._errors import (
     ThreadBusy,
     ThreadCompensated,
     ThreadNotFound,
-    ThreadUnfinished,
 )
 from ..llm._budget import BudgetExceeded
 from ._context import DurableContext, owner_is_alive
 from ._dead_letters import record_dead_letter
-from ._driving import interrupted_tasks, run_heartbeat
+from ._driving import INTERRUPT_KEY, interrupted_tasks, run_heartbeat, streams_every_interrupt
 from ._failpoints import LlmFailpoints
 from ._failure import PATCH_KEY, FailureReport, NodeDeadLettered
-from ._operations import HumanOperations
+from ._inspection import describe_thread, driver_alive, thread_config
+from ._operations import HumanOperations, ProgressCallback
 from ._records import (
-    REGISTRY_STATES,
     NodeExecution,
     ThreadState,
     ThreadStatus,
@@ -44,13 +35,14 @@ from ._records import (
     node_executions,
 )
 from ._saga import CompensationFailed, compensate
+from ._starting import ThreadStarts
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str, str], None]
+__all__ = ["ProgressCallback", "Runner"]
 
 
-class Runner(HumanOperations):
+class Runner(ThreadStarts, HumanOperations):
     """Drives threads of one compiled durable graph.
 
     Args:
@@ -75,49 +67,13 @@ class Runner(HumanOperations):
         self.result_of = result_of or jsonable_values
         self.heartbeat_seconds = heartbeat_seconds
         self.dead_letters = DeadLetterStore(ctx.pool)
+        # whether a run's end shows in its stream (else the state is read back to tell it)
+        self._streams_interrupts = streams_every_interrupt(graph)
 
     @staticmethod
     def config(thread_id: str) -> RunnableConfig:
         """The LangGraph config addressing ``thread_id``."""
-        return {"configurable": {"thread_id": thread_id}}
-
-    async def start(
-        self,
-        thread_id: str,
-        graph_input: Any,
-        *,
-        on_step: ProgressCallback | None = None,
-        describe: bool = True,
-    ) -> ThreadStatus:
-        """Start a new thread with ``graph_input`` and run it to the end.
-
-        A thread that already completed is not run again: its status is returned. A thread that
-        exists and is unfinished is refused, since new input would discard its pending work.
-
-        Args:
-            thread_id: the thread.
-            graph_input: the graph's input (a dict or a pydantic model).
-            on_step: called with the thread ID and node name after each node.
-            describe: False to get only the outcome (``status``, ``owner``) of a run that
-                stopped plainly, without reading the thread back (four queries fewer: what a
-                fleet worker, which only needs the outcome, saves per thread).
-
-        Raises:
-            InvalidThreadId: malformed ID.
-            ThreadUnfinished: the thread has pending work; resume it instead.
-            ThreadBusy: another live process runs the thread.
-        """
-        check_thread_id(thread_id)
-        snapshot = await self.graph.aget_state(self.config(thread_id))
-        if snapshot.created_at is not None:
-            if not snapshot.next and not snapshot.tasks:
-                return await self.status(thread_id)
-            raise ThreadUnfinished(thread_id, tuple(snapshot.next))
-        payload = graph_input.model_dump() if isinstance(graph_input, BaseModel) else graph_input
-        run = await self.ctx.runs.create(thread_id, self.graph_name, payload)
-        return await self._drive(
-            thread_id, payload, "run_started", on_step, describe=describe, run=run
-        )
+        return thread_config(thread_id)
 
     async def resume(
         self,
@@ -148,7 +104,11 @@ class Runner(HumanOperations):
             raise ThreadNotFound(thread_id)
         run = await self.ctx.runs.get(thread_id)
         if not snapshot.next and not snapshot.tasks:
-            if run is not None and run.status == "running" and not self._alive(run.owner):
+            if (
+                run is not None
+                and run.status == "running"
+                and not driver_alive(self.ctx, run.owner)
+            ):
                 # its process died after the last checkpoint, before recording the end
                 await self._finish(thread_id, "completed", "run_completed")
             return await self.status(thread_id)
@@ -171,42 +131,10 @@ class Runner(HumanOperations):
         """Describe a thread.
 
         Raises:
+            InvalidThreadId: malformed ID.
             ThreadNotFound: no checkpoint and no run exist for the ID.
         """
-        check_thread_id(thread_id)
-        snapshot = await self.graph.aget_state(self.config(thread_id))
-        run = await self.ctx.runs.get(thread_id)
-        if snapshot.created_at is None and run is None:
-            raise ThreadNotFound(thread_id)
-        events = await self.ctx.events.list(thread_id, kinds=["node_completed"])
-        completed = [e.node for e in events if e.node]
-        interrupts = [i for task in snapshot.tasks for i in task.interrupts]
-        status: str
-        if snapshot.created_at is not None and not snapshot.next and not snapshot.tasks:
-            status = "completed"
-        elif run is not None and run.status in REGISTRY_STATES:
-            status = run.status
-        elif interrupts:
-            status = "waiting_for_human"
-        elif run is not None and run.status == "running" and self._alive(run.owner):
-            status = "running"
-        else:
-            status = "incomplete"
-        checkpoint = snapshot.config.get("configurable", {}) if snapshot.config else {}
-        return ThreadStatus(
-            thread_id=thread_id,
-            status=status,
-            next=list(snapshot.next),
-            completed_nodes=completed,
-            result=self.result_of(snapshot.values) if status == "completed" else None,
-            error=run.error if run is not None and status != "completed" else None,
-            owner=run.owner if run is not None else None,
-            recoveries=run.recoveries if run is not None else 0,
-            checkpoint_id=checkpoint.get("checkpoint_id"),
-            updated_at=snapshot.created_at,
-            question=interrupts[0].value if interrupts else None,
-            cost=(await thread_cost(self.ctx.pool, thread_id)).to_dict(),
-        )
+        return await describe_thread(self.graph, self.ctx, thread_id, self.result_of)
 
     async def history(self, thread_id: str) -> list[NodeExecution]:
         """Every node execution of a thread, in the order they started.
@@ -219,13 +147,6 @@ class Runner(HumanOperations):
         if not events and await self.ctx.runs.get(thread_id) is None:
             raise ThreadNotFound(thread_id)
         return node_executions(events)
-
-    def _alive(self, owner: str | None) -> bool:
-        if owner == self.ctx.owner:
-            return True
-        alive = owner_is_alive(owner)
-        # another host: trust the heartbeat (checked by the registry's staleness rules later)
-        return bool(alive) if alive is not None else True
 
     async def _drive(
         self,
@@ -252,10 +173,9 @@ class Runner(HumanOperations):
         ):
             raise ThreadBusy(thread_id, run.owner or "another process")
         claim = await self.ctx.runs.claim(thread_id, self.ctx.owner)
-        # From here on every write for the thread is fenced by this claim's lease.
-        self.ctx.leases.hold(thread_id, claim.lease)
-        try:
-            outcome = await self._drive_claimed(
+
+        async def drive() -> ThreadState | None:
+            return await self._drive_claimed(
                 thread_id,
                 claim.previous,
                 graph_input,
@@ -264,15 +184,30 @@ class Runner(HumanOperations):
                 patches=patches,
                 data=data,
             )
+
+        return await self._drive_held(thread_id, claim.lease, drive, describe=describe)
+
+    async def _drive_held(
+        self,
+        thread_id: str,
+        lease: int,
+        drive: Callable[[], Awaitable[ThreadState | None]],
+        *,
+        describe: bool,
+    ) -> ThreadStatus:
+        # From here on every write for the thread is fenced by this claim's lease.
+        self.ctx.leases.hold(thread_id, lease)
+        try:
+            outcome = await drive()
         except LeaseLost:
             logger.warning(
                 "thread %s was taken over by another process; stopped driving it",
                 thread_id,
-                extra={"thread_id": thread_id, "lease": claim.lease},
+                extra={"thread_id": thread_id, "lease": lease},
             )
             raise
         finally:
-            self.ctx.leases.release(thread_id, claim.lease)
+            self.ctx.leases.release(thread_id, lease)
             self.ctx.forget_attempts(thread_id)
         if not describe and outcome is not None:
             # the caller only needs the outcome (e.g. a fleet worker): skip the status reads
@@ -307,17 +242,30 @@ class Runner(HumanOperations):
                 snapshot, earlier, thread_id, self.ctx.owner, previous.owner
             )
         await self.ctx.events.append_many(events)
+        return await self._run_claimed(thread_id, graph_input, on_step, patches=patches)
+
+    async def _run_claimed(
+        self,
+        thread_id: str,
+        graph_input: Any,
+        on_step: ProgressCallback | None,
+        *,
+        patches: dict[str, dict[str, Any]] | None,
+    ) -> ThreadState | None:
+        """Stream the claimed thread (its start recorded) and record how the run ended."""
         config = self.config(thread_id)
         if self.ctx.failpoints.watches("llm:"):
             config["callbacks"] = [LlmFailpoints(self.ctx.failpoints)]
         if patches:
             config["configurable"][PATCH_KEY] = patches
+        interrupted = False
         try:
             try:
                 async with run_heartbeat(self.ctx, thread_id, self.heartbeat_seconds):
                     async for chunk in self.graph.astream(
                         graph_input, config, stream_mode="updates", durability="sync"
                     ):
+                        interrupted = interrupted or INTERRUPT_KEY in chunk
                         if on_step is not None:
                             for node in chunk:
                                 on_step(thread_id, node)
@@ -349,6 +297,11 @@ class Runner(HumanOperations):
                 "thread %s failed: %s", thread_id, error["message"], extra={"thread_id": thread_id}
             )
         else:
+            # no exception and no interrupt streamed: nothing is left to run (see
+            # streams_every_interrupt), no need to read the state back
+            if self._streams_interrupts and not interrupted:
+                await self._finish(thread_id, "completed", "run_completed")
+                return "completed"
             snapshot = await self.graph.aget_state(self.config(thread_id))
             if not snapshot.next and not snapshot.tasks:
                 await self._finish(thread_id, "completed", "run_completed")

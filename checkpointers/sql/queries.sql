@@ -84,6 +84,33 @@ RETURNING previous.thread_id, previous.graph, previous.status, previous.input, p
           previous.heartbeat_at, previous.recoveries, previous.error, previous.lease,
           previous.created_at, previous.updated_at, r.lease AS new_lease
 
+-- name: start_new_run
+-- A brand-new thread in one statement and one commit: its run, already claimed by the owner
+-- (status, heartbeat and lease as claim_run leaves a run it claims for the first time: lease 1,
+-- one more than the default 0), and its first event. Nothing at all when the thread has a run
+-- or a root checkpoint (written by a plain invoke): no row comes back, and the caller takes the
+-- general path. A concurrent insert of the same run makes ON CONFLICT wait for it, then skip.
+WITH run AS (
+    INSERT INTO agent_graph_runs (thread_id, graph, status, input, owner, heartbeat_at, lease)
+    SELECT %(thread_id)s::text, %(graph)s::text, 'running', %(input)s::jsonb,
+           %(run_owner)s::text, now(), 1
+    WHERE NOT EXISTS (
+        SELECT 1 FROM checkpoints
+        WHERE thread_id = %(thread_id)s::text AND checkpoint_ns = ''
+    )
+    ON CONFLICT (thread_id) DO NOTHING
+    RETURNING thread_id, graph, status, input, owner, heartbeat_at, recoveries, error,
+              lease, created_at, updated_at
+), started AS (
+    INSERT INTO agent_graph_events (thread_id, kind, node, task_id, attempt, owner, data)
+    SELECT run.thread_id, %(kind)s::text, %(node)s::text, %(task_id)s::text,
+           %(attempt)s::integer, %(owner)s::text, %(data)s::jsonb
+    FROM run
+)
+SELECT thread_id, graph, status, input, owner, heartbeat_at, recoveries, error, lease,
+       created_at, updated_at
+FROM run
+
 -- name: set_run_status
 UPDATE agent_graph_runs
 SET status = %(status)s, error = %(error)s, updated_at = now()

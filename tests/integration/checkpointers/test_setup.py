@@ -76,7 +76,8 @@ def test_checkpoints_are_compressed_with_lz4_where_the_server_has_it(
         stored = conn.execute(
             "SELECT pg_column_compression(checkpoint) FROM checkpoints"
         ).fetchone()
-    assert methods is not None and stored is not None
+    assert methods is not None
+    assert stored is not None
     expected = "lz4" if "lz4" in methods[0] else "pglz"  # e.g. the embedded server: pglz only
     assert {c[2] for c in columns} == ({"l"} if expected == "lz4" else {""})
     assert len(columns) == 3
