@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal, TypeAlias
 
+import orjson
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -70,6 +72,28 @@ def _inline(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+def _checkpoint_json(checkpoint: Checkpoint, inline: dict[str, Any]) -> Jsonb:
+    """The checkpoint's JSON, with ``inline`` as its channel values, as stock writes it.
+
+    orjson encodes a checkpoint (kilobytes of channel versions) about ten times faster than
+    json. Where the two would differ, json is used, as in stock: a non-finite float (orjson
+    writes null where json writes NaN, which the server refuses) or what orjson refuses
+    (integers over 64 bits, keys that are not strings).
+    """
+    value = {**checkpoint, "channel_values": inline}
+    if any(isinstance(v, float) and not math.isfinite(v) for v in inline.values()):
+        return Jsonb(value)
+    try:
+        encoded = orjson.dumps(value)  # now, not when sent: a refusal falls back here
+    except orjson.JSONEncodeError:
+        return Jsonb(value)
+    return Jsonb(encoded, dumps=_as_is)
+
+
+def _as_is(encoded: bytes) -> bytes:
+    return encoded
+
+
 class HookedAsyncPostgresSaver(AsyncPostgresSaver):
     """``AsyncPostgresSaver`` that awaits ``before_commit(op, config)`` at the start of
     ``aput`` (op ``"put"``) and ``aput_writes`` (op ``"put_writes"``), commits a task's
@@ -95,6 +119,8 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
             interrupts are never held. Call :meth:`aflush` before reading pending writes of a
             superstep that ended without a checkpoint.
         max_batch: most threads' checkpoints committed in one transaction (1: one each).
+        committer: commits the checkpoints, in transactions shared with whatever else it
+            commits (e.g. effect claims and LLM answers); a new one of ``max_batch`` if None.
     """
 
     def __init__(
@@ -107,6 +133,7 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         leases: Leases | None = None,
         hold_writes: float | None = None,
         max_batch: int = 64,
+        committer: GroupCommitter | None = None,
     ) -> None:
         super().__init__(conn, serde=serde)
         # each call draws its own connection: stock's instance-wide lock would only make
@@ -116,7 +143,7 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         self.extras_for_task = extras_for_task
         self.leases = leases
         self._holder = WriteHolder(hold_writes, self._write_held) if hold_writes else None
-        self._committer = GroupCommitter(conn, max_batch=max_batch)
+        self._committer = committer or GroupCommitter(conn, max_batch=max_batch)
 
     async def aflush(self, thread_id: str | None = None) -> None:
         """Commit the task writes held for ``thread_id`` (every thread if None) now.
@@ -161,7 +188,7 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
             checkpoint_ns,
             checkpoint["id"],
             config["configurable"].get("checkpoint_id"),
-            Jsonb({**checkpoint, "channel_values": inline}),
+            _checkpoint_json(checkpoint, inline),
             Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
         )
         held = self._take_held(key)

@@ -36,6 +36,8 @@ class DurableSaver(HookedAsyncPostgresSaver):
             extras_for_task=durable.take_task_writes,
             leases=durable.leases,
             hold_writes=hold_writes,
+            # checkpoints share transactions with the context's claims, answers and run ends
+            committer=durable.committer,
         )
         self.durable = durable
 

@@ -153,3 +153,42 @@ def test_open_saver_runs_a_sync_graph(fresh_database_url: str) -> None:
         state = graph.get_state(config("t1"))
     assert state.values["steps"] == ["plan", "write", "publish"]
     assert runs == ["plan", "write", "publish"]
+
+
+class Scalars(TypedDict):
+    value: Any
+
+
+def _scalar_graph() -> StateGraph[Scalars]:
+    builder = StateGraph(Scalars)
+    builder.add_node("keep", lambda state: {"value": state["value"]})
+    builder.add_edge(START, "keep")
+    builder.add_edge("keep", END)
+    return builder
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**63 - 1, "naïve café ✓", -0.5, None],
+    ids=["largest int", "non-ascii", "float", "none"],
+)
+async def test_scalar_state_values_come_back_as_stock_saves_them(
+    pool: AsyncPool, value: Any
+) -> None:
+    # primitive values live in the checkpoint's JSON, which our saver encodes faster than
+    # stock: what it cannot encode the fast way must still come back exactly
+    graph = _scalar_graph().compile(checkpointer=make_async_saver(pool))
+    thread: RunnableConfig = {"configurable": {"thread_id": f"scalar-{value!r}"}}
+    await graph.ainvoke({"value": value}, thread, durability="sync")
+    stock = _scalar_graph().compile(checkpointer=AsyncPostgresSaver(pool))  # type: ignore[arg-type]
+    for reader in (graph, stock):
+        assert (await reader.aget_state(thread)).values == {"value": value}
+
+
+async def test_a_nan_state_value_is_refused_as_stock_refuses_it(pool: AsyncPool) -> None:
+    # JSON has no NaN: the server refuses stock's checkpoint; ours must not store null instead
+    thread: RunnableConfig = {"configurable": {"thread_id": "nan"}}
+    for saver in (make_async_saver(pool), AsyncPostgresSaver(pool)):  # type: ignore[arg-type]
+        graph = _scalar_graph().compile(checkpointer=saver)
+        with pytest.raises(psycopg.DataError):
+            await graph.ainvoke({"value": float("nan")}, thread, durability="sync")
