@@ -16,6 +16,7 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
+    CheckpointTuple,
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.postgres import PostgresSaver
@@ -144,6 +145,30 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
         self.leases = leases
         self._holder = WriteHolder(hold_writes, self._write_held) if hold_writes else None
         self._committer = committer or GroupCommitter(conn, max_batch=max_batch)
+        self._known_new: set[str] = set()
+
+    def known_new(self, thread_id: str) -> None:
+        """Note that ``thread_id`` has no checkpoint, as its caller just made sure in the
+        transaction that gave it the thread: the next read of its latest root checkpoint
+        (LangGraph's, as a run begins) answers None without asking the database."""
+        self._known_new.add(thread_id)
+
+    def forget_new(self, thread_id: str) -> None:
+        """Undo :meth:`known_new` (the run that was to begin ended first)."""
+        self._known_new.discard(thread_id)
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Stock's read, except for a thread noted by :meth:`known_new` (read once)."""
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        if (
+            thread_id in self._known_new
+            and not configurable.get("checkpoint_ns")
+            and not configurable.get("checkpoint_id")
+        ):
+            self._known_new.discard(thread_id)
+            return None
+        return await super().aget_tuple(config)
 
     async def aflush(self, thread_id: str | None = None) -> None:
         """Commit the task writes held for ``thread_id`` (every thread if None) now.
@@ -176,6 +201,7 @@ class HookedAsyncPostgresSaver(AsyncPostgresSaver):
     ) -> RunnableConfig:
         await self._before("put", config)
         thread_id, checkpoint_ns = key = _key(config)
+        self._known_new.discard(thread_id)
         values = checkpoint["channel_values"]
         # Stock's layout: primitive channel values inline in the checkpoint's JSON, the others
         # (delta snapshots marked True inline) in blob rows of their new versions.

@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
-from checkpointers import NewEvent, RunRecord
+from checkpointers import HookedAsyncPostgresSaver, NewEvent, RunRecord
 
 from .._errors import ThreadUnfinished
 from ._context import DurableContext
@@ -143,9 +143,16 @@ class ThreadStarts:
         )
         if run is None:
             return None
+        saver = self.graph.checkpointer
+        if isinstance(saver, HookedAsyncPostgresSaver):
+            saver.known_new(thread_id)  # LangGraph need not read it as the run begins
 
         async def drive() -> ThreadState | None:
             self.ctx.remember_attempts(thread_id, {})  # a new thread: no earlier attempts
-            return await self._run_claimed(thread_id, payload, on_step, patches=None)
+            try:
+                return await self._run_claimed(thread_id, payload, on_step, patches=None)
+            finally:
+                if isinstance(saver, HookedAsyncPostgresSaver):
+                    saver.forget_new(thread_id)
 
         return await self._drive_held(thread_id, run.lease, drive, describe=describe)
