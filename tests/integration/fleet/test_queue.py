@@ -35,14 +35,19 @@ async def test_schema_setup_is_idempotent_and_raceable(fresh_database_url: str) 
     assert status.queued == 0
 
 
-async def test_submit_ten_thousand_keywords_quickly(pool: AsyncPool) -> None:
+async def test_submit_ten_thousand_keywords_in_one_statement(pool: AsyncPool) -> None:
+    # how long it takes is measured by bench/fleet.py, not asserted here
     await setup_fleet_database(pool)
     keywords = [f"keyword number {i}" for i in range(10_000)]
-    began = time.monotonic()
     result = await submit_keywords(pool, keywords)
-    elapsed = time.monotonic() - began
     assert len(result.queued) == 10_000
-    assert elapsed < 10, elapsed
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(DISTINCT xmin::text) AS x FROM procrastinate_jobs"
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    assert row["x"] == 1  # one batch, one transaction
     again = await submit_keywords(pool, [*keywords[:3], "keyword number 0", "a new one"])
     assert again.queued == ("a-new-one",)
     assert again.already_queued == ("keyword-number-0", "keyword-number-1", "keyword-number-2")
