@@ -18,7 +18,10 @@ On a dedicated database (created and dropped by the script), with the synthetic 
    while another one idles: seconds until 95% / 100% of its threads run again on the other;
 4. ``agent-graph submit --file`` of ``--submit`` keywords: wall time of the whole command.
 
-The 1-minute load average is recorded at start and end: compare runs only at similar loads.
+Each phase runs on an empty database of its own, created after a ``CHECKPOINT`` and once both
+cores are at least 90% idle (the idle share seen is recorded per phase): no phase pays for the
+rows, dead tuples or autovacuum work of the one before. The 1-minute load average is recorded at
+start and end: compare runs only at similar loads.
 
 Usage::
 
@@ -307,6 +310,32 @@ def bench_submit(dsn: str, env: dict[str, str], count: int, logs: Path) -> dict[
     return {"keywords": count, "wall_s": round(wall, 2), "in_command_s": reported["seconds"]}
 
 
+def settle(dsn: str, timeout: float = 60) -> float:
+    """Let the machine go quiet before a phase: flush the server's dirty pages (``CHECKPOINT``),
+    then wait (up to ``timeout``) until both cores are at least 90% idle over half a second.
+    Returns the idle share seen last, recorded with the phase."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    deadline = time.monotonic() + timeout
+    while True:
+        idle = idle_share(0.5)
+        if idle >= 0.9 or time.monotonic() > deadline:
+            return round(idle, 2)
+
+
+def idle_share(seconds: float) -> float:
+    """Share of all cores' time spent idle over ``seconds`` (from ``/proc/stat``)."""
+
+    def read() -> tuple[int, int]:
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+    idle0, total0 = read()
+    time.sleep(seconds)
+    idle1, total1 = read()
+    return (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1000)
@@ -322,13 +351,10 @@ def main() -> None:
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     server = resolve_dsn(args.database_url)
-    database = f"bench_fleet_{uuid.uuid4().hex[:8]}"
-    create_database(server, database)
-    dsn = with_database(server, database)
+    prefix = f"bench_fleet_{uuid.uuid4().hex[:8]}"
     logs = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_GRAPH_")}
-    env.update(
-        DATABASE_URL=dsn,
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_GRAPH_")}
+    base_env.update(
         OPENAI_API_KEY="offline-bench",
         AGENT_GRAPH_SERVICES_URL="http://127.0.0.1:9",
         AGENT_GRAPH_SYNTHETIC_STEPS=str(args.steps),
@@ -341,33 +367,51 @@ def main() -> None:
         "steps": args.steps,
         "load_average_at_start": round(os.getloadavg()[0], 2),
     }
-    asyncio.run(_submit(dsn, []))  # schema first: workers and the stock saver share the database
-    workers = Workers(dsn, env, logs)
+    created: list[str] = []
+    workers: Workers | None = None
+
+    def fresh(phase: str) -> str:
+        # every phase on an empty database of its own, none inheriting another's rows and
+        # dead tuples, after the machine has gone quiet
+        name = f"{prefix}_{phase}"
+        create_database(server, name)
+        created.append(name)
+        dsn = with_database(server, name)
+        asyncio.run(_submit(dsn, []))  # schema: ours, the checkpointer's, Procrastinate's
+        results.setdefault("idle_before", {})[phase] = settle(dsn)
+        return dsn
+
     try:
         if "none" not in skip:
             results["none"] = asyncio.run(
-                bench_stock(dsn, args.threads, args.steps, args.delay_ms, checkpointer=False)
+                bench_stock(
+                    fresh("none"), args.threads, args.steps, args.delay_ms, checkpointer=False
+                )
             )
             print("none", results["none"], flush=True)
         if "stock" not in skip:
             results["stock"] = asyncio.run(
-                bench_stock(dsn, args.threads, args.steps, args.delay_ms)
+                bench_stock(fresh("stock"), args.threads, args.steps, args.delay_ms)
             )
             print("stock", results["stock"], flush=True)
-        if "fleet" not in skip:
-            results["fleet"] = bench_fleet(workers, args)
-            print("fleet", results["fleet"], flush=True)
-        if "kill" not in skip:
-            results["kill"] = bench_kill(workers, args)
-            print("kill", results["kill"], flush=True)
+        for phase, run in (("fleet", bench_fleet), ("kill", bench_kill)):
+            if phase not in skip:
+                dsn = fresh(phase)
+                workers = Workers(dsn, {**base_env, "DATABASE_URL": dsn}, logs)
+                results[phase] = run(workers, args)
+                workers.stop()
+                print(phase, results[phase], flush=True)
         if "submit" not in skip:
-            results["submit"] = bench_submit(dsn, env, args.submit, logs)
+            dsn = fresh("submit")
+            results["submit"] = bench_submit(
+                dsn, {**base_env, "DATABASE_URL": dsn}, args.submit, logs
+            )
             print("submit", results["submit"], flush=True)
     finally:
-        workers.stop()
-        for proc in workers.procs:
-            proc.kill()
-        drop_database(server, database)
+        if workers is not None:
+            workers.stop()
+        for name in created:
+            drop_database(server, name)
     results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, indent=2))
     if args.json:
