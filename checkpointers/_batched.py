@@ -15,6 +15,7 @@ from typing import Any, LiteralString
 
 from langgraph.checkpoint.postgres import base as stock
 
+from checkpointers._arrays import Kind, encode_column
 from checkpointers._events import event_params
 from checkpointers._models import NewEvent
 from checkpointers._queries import QUERIES
@@ -28,7 +29,8 @@ class ArrayForm:
 
     Args:
         query: the statement taking one array per column.
-        columns: the parameter names of the columns, in the one-row statement's order.
+        columns: the parameter names of the columns and their element types, in the one-row
+            statement's order.
         key: positions of the conflict key when later rows overwrite earlier ones
             (``DO UPDATE``): one statement cannot update a row twice, so only the last row
             of each key is sent, which is what executing the rows one by one leaves. None
@@ -36,31 +38,47 @@ class ArrayForm:
     """
 
     query: LiteralString
-    columns: tuple[str, ...]
+    columns: tuple[tuple[str, Kind], ...]
     key: tuple[int, ...] | None = None
 
 
-_BLOB = ("thread_id", "checkpoint_ns", "channel", "version", "type", "blob")
-_CHECKPOINT = (
-    "thread_id",
-    "checkpoint_ns",
-    "checkpoint_id",
-    "parent_checkpoint_id",
-    "checkpoint",
-    "metadata",
+_BLOB: tuple[tuple[str, Kind], ...] = (
+    ("thread_id", "text"),
+    ("checkpoint_ns", "text"),
+    ("channel", "text"),
+    ("version", "text"),
+    ("type", "text"),
+    ("blob", "bytea"),
 )
-_WRITE = (
-    "thread_id",
-    "checkpoint_ns",
-    "checkpoint_id",
-    "task_id",
-    "task_path",
-    "idx",
-    "channel",
-    "type",
-    "blob",
+_CHECKPOINT: tuple[tuple[str, Kind], ...] = (
+    ("thread_id", "text"),
+    ("checkpoint_ns", "text"),
+    ("checkpoint_id", "text"),
+    ("parent_checkpoint_id", "text"),
+    ("checkpoint", "jsonb"),
+    ("metadata", "jsonb"),
 )
-_EVENT = ("thread_id", "kind", "node", "task_id", "attempt", "owner", "data", "lease")
+_WRITE: tuple[tuple[str, Kind], ...] = (
+    ("thread_id", "text"),
+    ("checkpoint_ns", "text"),
+    ("checkpoint_id", "text"),
+    ("task_id", "text"),
+    ("task_path", "text"),
+    ("idx", "int4"),
+    ("channel", "text"),
+    ("type", "text"),
+    ("blob", "bytea"),
+)
+_EVENT: tuple[tuple[str, Kind], ...] = (
+    ("thread_id", "text"),
+    ("kind", "text"),
+    ("node", "text"),
+    ("task_id", "text"),
+    ("attempt", "int4"),
+    ("owner", "text"),
+    ("data", "jsonb"),
+    ("lease", "int8"),
+)
 
 _FORMS: Mapping[str, ArrayForm] = {
     stock.UPSERT_CHECKPOINT_BLOBS_SQL: ArrayForm(QUERIES.batch_upsert_checkpoint_blobs, _BLOB),
@@ -80,21 +98,23 @@ def array_form(query: str) -> ArrayForm | None:
     return _FORMS.get(query)
 
 
-def row_columns(form: ArrayForm, rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
+def row_columns(form: ArrayForm, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
     """The parameters of ``form.query``: ``rows`` (positional parameter rows of the one-row
-    statement) as one list per column."""
+    statement) as one encoded array per column (see :func:`encode_column`)."""
     if form.key is not None:
         last = {tuple(row[i] for i in form.key): row for row in rows}
         rows = list(last.values())
-    return dict(zip(form.columns, map(list, zip(*rows, strict=True)), strict=True))
+    values = zip(*rows, strict=True)
+    return {
+        name: encode_column(kind, column)
+        for (name, kind), column in zip(form.columns, values, strict=True)
+    }
 
 
-def event_columns(
-    events: Sequence[NewEvent], leases: Mapping[str, int] | None
-) -> dict[str, list[Any]]:
-    """The parameters of ``batch_insert_events``: ``events`` as columns, each fenced by its
-    thread's lease in ``leases`` (None: not fenced)."""
+def event_columns(events: Sequence[NewEvent], leases: Mapping[str, int] | None) -> dict[str, Any]:
+    """The parameters of ``batch_insert_events``: ``events`` as encoded columns, each fenced
+    by its thread's lease in ``leases`` (None: not fenced)."""
     params = [
         event_params(e, leases.get(e.thread_id) if leases is not None else None) for e in events
     ]
-    return {name: [p[name] for p in params] for name in _EVENT}
+    return {name: encode_column(kind, [p[name] for p in params]) for name, kind in _EVENT}

@@ -21,6 +21,7 @@ from typing import Any, LiteralString, cast
 
 from psycopg import AsyncCursor
 
+from checkpointers._arrays import register_array_dumpers
 from checkpointers._batched import array_form, event_columns, row_columns
 from checkpointers._leases import lease_errors
 from checkpointers._models import NewEvent
@@ -58,6 +59,7 @@ async def send_held(
     """Send the lease checks of ``fences`` ((thread ID, lease) pairs, in thread order), then
     ``held``'s rows and events, on ``cur``: in a pipeline or a transaction, they commit
     together or not at all (``held`` may gather several threads' writes)."""
+    register_array_dumpers(cur)
     leases = dict(fences)
     with_events = {e.thread_id for e in held.events}
     # Runs are locked in thread order, as the run heartbeat locks them. With several threads
