@@ -85,6 +85,9 @@ class Runner(ThreadStarts, HumanOperations):
     ) -> ThreadStatus:
         """Continue a thread from its last checkpoint; completed nodes are not run again.
 
+        A thread whose checkpoints were written outside the runner (plain LangGraph on the
+        same graph and database) is registered as a run first, then resumed.
+
         Args:
             thread_id: the thread.
             on_step: called with the thread ID and node name after each node.
@@ -123,8 +126,21 @@ class Runner(ThreadStarts, HumanOperations):
             letters = [x for x in await self.dead_letters.list() if x.thread_id == thread_id]
             if letters:
                 return await self.redrive(letters[-1].id, on_step=on_step)
+        data = None
+        if run is None:
+            # checkpoints written outside the runner (plain LangGraph: a script, a notebook,
+            # Studio): register the run, then drive it like any other
+            run = await self.ctx.runs.create(thread_id, self.graph_name, None)
+            data = {"adopted": True}
         return await self._drive(
-            thread_id, None, "run_resumed", on_step, takeover=takeover, describe=describe
+            thread_id,
+            None,
+            "run_resumed",
+            on_step,
+            takeover=takeover,
+            describe=describe,
+            run=run,
+            data=data,
         )
 
     async def status(self, thread_id: str) -> ThreadStatus:

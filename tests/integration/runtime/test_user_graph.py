@@ -89,3 +89,43 @@ async def test_resume_after_fatal_does_not_rerun_completed_nodes(database_url: s
         ("count", 1),
         ("count", 1),
     ]
+
+
+async def test_resume_adopts_a_thread_started_outside_the_runner(database_url: str) -> None:
+    # A thread run by plain LangGraph on the runner's graph (a notebook, Studio, a script):
+    # checkpoints, but no run registered. Resuming it registers the run and goes on.
+    ran: list[str] = []
+
+    def node(name: str, update: Doc) -> Any:
+        async def run(state: Doc) -> Doc:
+            ran.append(name)
+            return update
+
+        return run
+
+    builder = linear_graph(
+        Doc,
+        {
+            "clean": node("clean", {"text": "a b"}),
+            "count": node("count", {"words": 2}),
+            "summarise": node("summarise", {"summary": "2 words"}),
+        },
+    )
+    async with open_runtime(Settings(database_url=database_url)) as runtime:
+        runner = runtime.runner(builder, name="docs")
+        config = {"configurable": {"thread_id": "outside-1"}}
+        await runner.graph.ainvoke({"text": " a b "}, config, interrupt_before=["count"])
+        assert ran == ["clean"]
+        assert await runtime.context.runs.get("outside-1") is None
+
+        status = await runner.resume("outside-1")
+        events = await runtime.context.events.list("outside-1")
+
+    assert status.status == "completed"
+    assert status.result["summary"] == "2 words"
+    assert ran == ["clean", "count", "summarise"]  # the completed node is not run again
+    resumed = [e for e in events if e.kind == "run_resumed"]
+    assert len(resumed) == 1
+    assert resumed[0].data["adopted"] is True
+    completed = [e.node for e in events if e.kind == "node_completed"]
+    assert completed == ["clean", "count", "summarise"]
