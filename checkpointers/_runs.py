@@ -11,7 +11,7 @@ from typing import Any, LiteralString
 from checkpointers._errors import RunNotFound
 from checkpointers._events import event_params
 from checkpointers._group_commit import GroupCommitter
-from checkpointers._held_writes import HeldWrites, commit_held
+from checkpointers._held_writes import HeldWrites
 from checkpointers._models import NewEvent, RunRecord, jsonb
 from checkpointers._pool import AsyncPool
 from checkpointers._queries import QUERIES
@@ -39,13 +39,13 @@ class RunRegistry:
     Args:
         pool: a pool from :func:`open_async_pool` over a database set up with
             :func:`setup_database`.
-        committer: if given, :meth:`finish` commits through it, sharing a transaction with
-            other threads' writes (else in a transaction of its own).
+        committer: commits :meth:`finish`'s writes, in transactions shared with other
+            threads' writes (one of its own over ``pool`` if not given).
     """
 
     def __init__(self, pool: AsyncPool, committer: GroupCommitter | None = None) -> None:
         self._pool = pool
-        self._committer = committer
+        self._committer = committer if committer is not None else GroupCommitter(pool)
 
     async def get(self, thread_id: str) -> RunRecord | None:
         """The run of ``thread_id``, or None if there is none."""
@@ -152,8 +152,7 @@ class RunRegistry:
         lease: int | None = None,
     ) -> None:
         """Set the status of ``event``'s run (as :meth:`set_status`) and append ``event``, in
-        one transaction and one round trip (shared with other threads' writes when the registry
-        has a committer).
+        one transaction and one round trip (which other threads' writes may share).
 
         Raises:
             LeaseLost: ``lease`` is not the run's any more (nothing is written).
@@ -162,11 +161,8 @@ class RunRegistry:
         update = (QUERIES.set_run_status, [_status_params(thread_id, status, error, owner, lease)])
         fence = (thread_id, lease) if lease is not None else None
         held = HeldWrites(rows=[update], events=[event])
-        if self._committer is None:
-            await commit_held(self._pool, fence, held)
-        else:
-            # the UPDATE locks the thread's run row: name it, for the batch's lock order
-            await self._committer.commit(fence, held, thread_id=thread_id)
+        # the UPDATE locks the thread's run row: name it, for the batch's lock order
+        await self._committer.commit(fence, held, thread_id=thread_id)
 
     async def heartbeat(self, owner: str, thread_ids: Iterable[str]) -> frozenset[str]:
         """Refresh the heartbeat of the runs ``owner`` still owns among ``thread_ids``.
