@@ -1,22 +1,24 @@
 """Fleet benchmarks: throughput of two worker processes, recovery after SIGKILL, bulk submit.
 
-On a dedicated database (created and dropped by the script), with the synthetic graph of
+On dedicated databases (created and dropped by the script), with the synthetic graph of
 ``agent_graph.fleet`` (a chain of ``--steps`` nodes, each awaiting ``--delay-ms``):
 
 0. no checkpointer: the same threads in one process, stock LangGraph without durability: the
    CPU a node-step costs before any durability (what "added" CPU is measured against);
-1. stock LangGraph: ``--threads`` concurrent threads in one process on ``AsyncPostgresSaver``
+1. in memory: the same, on LangGraph's ``InMemorySaver`` (``durability="sync"``): what
+   LangGraph's own checkpointing costs before any database (the floor of a durable step);
+2. stock LangGraph: ``--threads`` concurrent threads in one process on ``AsyncPostgresSaver``
    (``durability="sync"``), no durable runtime: durable node-steps per second, and the
    process's CPU time per node-step;
-2. fleet: ``--workers`` worker processes (``agent-graph worker --concurrency``), ``--threads``
+3. fleet: ``--workers`` worker processes (``agent-graph worker --concurrency``), ``--threads``
    threads submitted at once: node-steps per second from submit to the last completion, the
    workers' CPU time per node-step (what bounds throughput once the cores are saturated, and
    far less sensitive than throughput to other load on the machine), and peak RSS (VmHWM) per
-   worker; for both 1 and 2, the CPU time of the ``postgres`` processes per node-step and the
+   worker; for stock and fleet, the CPU time of the ``postgres`` processes per node-step and the
    write transactions per node-step (every client's: queue, registry, checkpoints);
-3. SIGKILL: one worker holding ``--kill-threads`` in-flight threads (nodes of 500 ms) is killed
+4. SIGKILL: one worker holding ``--kill-threads`` in-flight threads (nodes of 500 ms) is killed
    while another one idles: seconds until 95% / 100% of its threads run again on the other;
-4. ``agent-graph submit --file`` of ``--submit`` keywords: wall time of the whole command.
+5. ``agent-graph submit --file`` of ``--submit`` keywords: wall time of the whole command.
 
 Each phase runs on an empty database of its own, created after a ``CHECKPOINT`` and once both
 cores are at least 90% idle (the idle share seen is recorded per phase): no phase pays for the
@@ -41,9 +43,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -77,13 +81,21 @@ def _wait(check: Any, timeout: float, what: str, interval: float = 0.25) -> Any:
 
 
 async def bench_stock(
-    dsn: str, threads: int, steps: int, delay_ms: float, *, checkpointer: bool = True
+    dsn: str,
+    threads: int,
+    steps: int,
+    delay_ms: float,
+    *,
+    checkpointer: Literal["postgres", "memory", "none"] = "postgres",
 ) -> dict[str, Any]:
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     async with AsyncConnectionPool(dsn, kwargs=kwargs, max_size=20, open=False) as pool:
-        saver = AsyncPostgresSaver(pool) if checkpointer else None  # type: ignore[arg-type]
-        if saver is not None:
+        saver: BaseCheckpointSaver[Any] | None = None
+        if checkpointer == "postgres":
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await saver.setup()
+        elif checkpointer == "memory":
+            saver = InMemorySaver()
         graph = build_synthetic_graph(steps, delay_ms).compile(checkpointer=saver)
         cpu_before = process_cpu_seconds(os.getpid())
         pg_before = postgres_cpu_seconds()
@@ -346,7 +358,9 @@ def main() -> None:
     parser.add_argument("--submit", type=int, default=10_000)
     parser.add_argument("--pool-size", type=int, default=20)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
-    parser.add_argument("--skip", default="", help="comma-separated: none,stock,fleet,kill,submit")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: none,memory,stock,fleet,kill,submit"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -385,10 +399,17 @@ def main() -> None:
         if "none" not in skip:
             results["none"] = asyncio.run(
                 bench_stock(
-                    fresh("none"), args.threads, args.steps, args.delay_ms, checkpointer=False
+                    fresh("none"), args.threads, args.steps, args.delay_ms, checkpointer="none"
                 )
             )
             print("none", results["none"], flush=True)
+        if "memory" not in skip:
+            results["memory"] = asyncio.run(
+                bench_stock(
+                    fresh("memory"), args.threads, args.steps, args.delay_ms, checkpointer="memory"
+                )
+            )
+            print("memory", results["memory"], flush=True)
         if "stock" not in skip:
             results["stock"] = asyncio.run(
                 bench_stock(fresh("stock"), args.threads, args.steps, args.delay_ms)
