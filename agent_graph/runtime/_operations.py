@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from checkpointers import DeadLetter, DeadLetterStore
+from checkpointers import DeadLetter
 
 from .._errors import DeadLetterNotFound, InvalidInput, NotWaiting, ThreadCompensated
-from ._context import DurableContext
 from ._failure import parse_answer
 from ._records import ThreadStatus
+from ._runner_base import ProgressCallback, RunnerBase
 
-ProgressCallback = Callable[[str, str], None]
 
-
-class HumanOperations:
+class HumanOperations(RunnerBase):
     """Runner methods for the people operating threads (mixed into :class:`Runner`)."""
-
-    graph: CompiledStateGraph[Any, Any, Any, Any]
-    ctx: DurableContext
-    dead_letters: DeadLetterStore
-
-    async def status(self, thread_id: str) -> ThreadStatus:
-        raise NotImplementedError
-
-    async def _drive(
-        self,
-        thread_id: str,
-        graph_input: Any,
-        event_kind: str,
-        on_step: ProgressCallback | None,
-        *,
-        patches: dict[str, dict[str, Any]] | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> ThreadStatus:
-        raise NotImplementedError
 
     async def resolve(
         self,

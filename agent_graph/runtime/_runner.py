@@ -25,7 +25,7 @@ from ._driving import INTERRUPT_KEY, interrupted_tasks, run_heartbeat, streams_e
 from ._failpoints import LlmFailpoints
 from ._failure import PATCH_KEY, FailureReport, NodeDeadLettered
 from ._inspection import describe_thread, driver_alive, thread_config
-from ._operations import HumanOperations, ProgressCallback
+from ._operations import HumanOperations
 from ._records import (
     NodeExecution,
     ThreadState,
@@ -34,6 +34,7 @@ from ._records import (
     jsonable_values,
     node_executions,
 )
+from ._runner_base import ProgressCallback
 from ._saga import CompensationFailed, compensate
 from ._starting import ThreadStarts
 

@@ -2,62 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
-from checkpointers import HookedAsyncPostgresSaver, NewEvent, RunRecord
+from checkpointers import HookedAsyncPostgresSaver, NewEvent
 
 from .._errors import ThreadUnfinished
-from ._context import DurableContext
 from ._inspection import thread_config
-from ._operations import ProgressCallback
 from ._records import ThreadState, ThreadStatus, check_thread_id
+from ._runner_base import ProgressCallback, RunnerBase
 
 
-class ThreadStarts:
+class ThreadStarts(RunnerBase):
     """Runner methods that start threads (mixed into :class:`Runner`)."""
-
-    graph: CompiledStateGraph[Any, Any, Any, Any]
-    ctx: DurableContext
-    graph_name: str
-
-    async def status(self, thread_id: str) -> ThreadStatus:
-        raise NotImplementedError
-
-    async def _drive(
-        self,
-        thread_id: str,
-        graph_input: Any,
-        event_kind: str,
-        on_step: ProgressCallback | None,
-        *,
-        describe: bool = True,
-        run: RunRecord | None = None,
-    ) -> ThreadStatus:
-        raise NotImplementedError
-
-    async def _drive_held(
-        self,
-        thread_id: str,
-        lease: int,
-        drive: Callable[[], Awaitable[ThreadState | None]],
-        *,
-        describe: bool,
-    ) -> ThreadStatus:
-        raise NotImplementedError
-
-    async def _run_claimed(
-        self,
-        thread_id: str,
-        graph_input: Any,
-        on_step: ProgressCallback | None,
-        *,
-        patches: dict[str, dict[str, Any]] | None,
-    ) -> ThreadState | None:
-        raise NotImplementedError
 
     async def start(
         self,
