@@ -20,10 +20,10 @@ On dedicated databases (created and dropped by the script), with the synthetic g
    while another one idles: seconds until 95% / 100% of its threads run again on the other;
 5. ``agent-graph submit --file`` of ``--submit`` keywords: wall time of the whole command.
 
-Each phase runs on an empty database of its own, created after a ``CHECKPOINT`` and once both
-cores are at least 90% idle (the idle share seen is recorded per phase): no phase pays for the
-rows, dead tuples or autovacuum work of the one before. The 1-minute load average is recorded at
-start and end: compare runs only at similar loads.
+Each phase runs on an empty database of its own, after a ``CHECKPOINT`` and once both cores are
+at least 90% idle (the idle share seen is recorded per phase), and drops it when done: no phase
+pays for the rows, dead tuples or autovacuum work of the one before. The 1-minute load average
+is recorded at start and end: compare runs only at similar loads.
 
 Usage::
 
@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -277,7 +278,7 @@ def bench_kill(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
             "WHERE kind = 'node_completed' AND thread_id = ANY(%(t)s)",
             {"t": ids},
         )
-        return workers.held_by(victim) == args.kill_threads and started[0]["n"] == len(ids)
+        return workers.held_by(victim) == args.kill_threads and int(started[0]["n"]) == len(ids)
 
     _wait(all_in_flight, 120, "the victim to hold every thread")
     survivor = workers.start(args.kill_threads, AGENT_GRAPH_SYNTHETIC_DELAY_MS="500")
@@ -348,6 +349,10 @@ def idle_share(seconds: float) -> float:
     return (idle1 - idle0) / max(total1 - total0, 1)
 
 
+#: One benchmark phase: runs on the database it is given, returns its figures.
+Phase = Callable[[str], dict[str, Any]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1000)
@@ -381,58 +386,51 @@ def main() -> None:
         "steps": args.steps,
         "load_average_at_start": round(os.getloadavg()[0], 2),
     }
-    created: list[str] = []
-    workers: Workers | None = None
 
-    def fresh(phase: str) -> str:
-        # every phase on an empty database of its own, none inheriting another's rows and
-        # dead tuples, after the machine has gone quiet
+    def stock_phase(kind: Literal["postgres", "memory", "none"]) -> Phase:
+        def run(dsn: str) -> dict[str, Any]:
+            return asyncio.run(
+                bench_stock(dsn, args.threads, args.steps, args.delay_ms, checkpointer=kind)
+            )
+
+        return run
+
+    def worker_phase(bench: Callable[[Workers, argparse.Namespace], dict[str, Any]]) -> Phase:
+        def run(dsn: str) -> dict[str, Any]:
+            workers = Workers(dsn, {**base_env, "DATABASE_URL": dsn}, logs)
+            try:
+                return bench(workers, args)
+            finally:
+                workers.stop()
+
+        return run
+
+    def submit_phase(dsn: str) -> dict[str, Any]:
+        return bench_submit(dsn, {**base_env, "DATABASE_URL": dsn}, args.submit, logs)
+
+    phases: dict[str, Phase] = {
+        "none": stock_phase("none"),
+        "memory": stock_phase("memory"),
+        "stock": stock_phase("postgres"),
+        "fleet": worker_phase(bench_fleet),
+        "kill": worker_phase(bench_kill),
+        "submit": submit_phase,
+    }
+    for phase, run in phases.items():
+        if phase in skip:
+            continue
+        # every phase on an empty database of its own, after the machine has gone quiet; the
+        # database is dropped at once, so that its autovacuum cannot run during a later phase
         name = f"{prefix}_{phase}"
         create_database(server, name)
-        created.append(name)
-        dsn = with_database(server, name)
-        asyncio.run(_submit(dsn, []))  # schema: ours, the checkpointer's, Procrastinate's
-        results.setdefault("idle_before", {})[phase] = settle(dsn)
-        return dsn
-
-    try:
-        if "none" not in skip:
-            results["none"] = asyncio.run(
-                bench_stock(
-                    fresh("none"), args.threads, args.steps, args.delay_ms, checkpointer="none"
-                )
-            )
-            print("none", results["none"], flush=True)
-        if "memory" not in skip:
-            results["memory"] = asyncio.run(
-                bench_stock(
-                    fresh("memory"), args.threads, args.steps, args.delay_ms, checkpointer="memory"
-                )
-            )
-            print("memory", results["memory"], flush=True)
-        if "stock" not in skip:
-            results["stock"] = asyncio.run(
-                bench_stock(fresh("stock"), args.threads, args.steps, args.delay_ms)
-            )
-            print("stock", results["stock"], flush=True)
-        for phase, run in (("fleet", bench_fleet), ("kill", bench_kill)):
-            if phase not in skip:
-                dsn = fresh(phase)
-                workers = Workers(dsn, {**base_env, "DATABASE_URL": dsn}, logs)
-                results[phase] = run(workers, args)
-                workers.stop()
-                print(phase, results[phase], flush=True)
-        if "submit" not in skip:
-            dsn = fresh("submit")
-            results["submit"] = bench_submit(
-                dsn, {**base_env, "DATABASE_URL": dsn}, args.submit, logs
-            )
-            print("submit", results["submit"], flush=True)
-    finally:
-        if workers is not None:
-            workers.stop()
-        for name in created:
+        try:
+            dsn = with_database(server, name)
+            asyncio.run(_submit(dsn, []))  # schema: ours, the checkpointer's, Procrastinate's
+            results.setdefault("idle_before", {})[phase] = settle(dsn)
+            results[phase] = run(dsn)
+        finally:
             drop_database(server, name)
+        print(phase, results[phase], flush=True)
     results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, indent=2))
     if args.json:
