@@ -48,7 +48,13 @@ from checkpointers._migrate import (
     setup_database_sync,
 )
 from checkpointers._models import ArticleRecord, EventRecord, NewEvent, RunRecord
-from checkpointers._pool import AsyncPool, SyncPool, open_async_pool, open_pool
+from checkpointers._pool import (
+    AsyncPool,
+    SyncPool,
+    check_if_suspect,
+    open_async_pool,
+    open_pool,
+)
 from checkpointers._runs import RunClaim, RunRegistry
 from checkpointers._savers import (
     BeforeCommit,
@@ -96,6 +102,7 @@ __all__ = [
     "RunRecord",
     "RunRegistry",
     "SyncPool",
+    "check_if_suspect",
     "commit_held",
     "content_hash",
     "create_database",

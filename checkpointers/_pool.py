@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from checkpointers._errors import DatabaseUnavailable
 from checkpointers._queries import QUERIES
 from checkpointers._sync import run_sync
 
-__all__ = ["AsyncPool", "SyncPool", "open_async_pool", "open_pool"]
+__all__ = ["AsyncPool", "SyncPool", "check_if_suspect", "open_async_pool", "open_pool"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,45 @@ class _PoolConfig:
         )
 
 
+def _looks_closed(conn: AsyncConnection[Any] | Connection[Any]) -> bool:
+    """Whether a pooled connection may be dead, judged without a round trip.
+
+    An idle connection that the server ended (restart, ``idle_session_timeout``,
+    ``pg_terminate_backend``) has something on its socket: the server's FATAL message or the end
+    of the stream. A healthy idle connection has nothing to read (our pools never LISTEN).
+    """
+    if conn.closed or conn.broken:
+        return True
+    try:
+        fd = conn.fileno()
+    except psycopg.Error:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # Windows: no poll(), sockets select
+
+
+async def check_if_suspect(conn: AsyncConnection[Any]) -> None:
+    """``check`` callback of an async pool: a round trip only for a connection that looks dead.
+
+    psycopg_pool's own :meth:`~psycopg_pool.AsyncConnectionPool.check_connection` costs one round
+    trip per checkout, one more for every queue statement of a worker. This one polls the socket
+    first (a system call) and runs that check only when the server has written or hung up.
+
+    Raises:
+        psycopg.OperationalError: the connection is dead (the pool replaces it).
+    """
+    if _looks_closed(conn):
+        await AsyncConnectionPool.check_connection(conn)
+
+
+def _check_if_suspect_sync(conn: Connection[Any]) -> None:
+    if _looks_closed(conn):
+        ConnectionPool.check_connection(conn)
+
+
 #: A transaction left idle this long (its process frozen) is ended by the server.
 IDLE_TRANSACTION_TIMEOUT = "10s"
 
@@ -108,7 +148,9 @@ async def open_async_pool(
     """
     config = _PoolConfig(dsn, min_size, max_size, connect_timeout)
     await _probe(config)
-    pool: AsyncPool = AsyncConnectionPool(**config.pool_kwargs(), configure=_limit_idle)
+    pool: AsyncPool = AsyncConnectionPool(
+        **config.pool_kwargs(), configure=_limit_idle, check=check_if_suspect
+    )
     try:
         try:
             await pool.open(wait=True, timeout=connect_timeout)
@@ -131,7 +173,7 @@ def open_pool(
     """
     config = _PoolConfig(dsn, min_size, max_size, connect_timeout)
     run_sync(_probe(config))
-    pool: SyncPool = ConnectionPool(**config.pool_kwargs())
+    pool: SyncPool = ConnectionPool(**config.pool_kwargs(), check=_check_if_suspect_sync)
     try:
         try:
             pool.open(wait=True, timeout=connect_timeout)

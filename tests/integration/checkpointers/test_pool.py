@@ -73,3 +73,33 @@ def test_malformed_database_url_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError) as caught:
         resolve_dsn("mysql://agent:hunter2secret@db/agents")
     assert "hunter2secret" not in str(caught.value)
+
+
+TERMINATE = "SELECT pg_terminate_backend(%(pid)s, 10000) AS done"
+
+
+async def test_a_connection_the_server_ended_is_replaced_before_use(database_url: str) -> None:
+    # e.g. a Postgres restart, idle_session_timeout, or an administrator's pg_terminate_backend
+    async with open_async_pool(database_url, min_size=1, max_size=1) as pool:
+        async with pool.connection() as conn:
+            first_pid = conn.info.backend_pid
+        async with open_async_pool(database_url, max_size=1) as admin, admin.connection() as other:
+            cursor = await other.execute(TERMINATE, {"pid": first_pid})
+            assert await cursor.fetchone() == {"done": True}
+        async with pool.connection() as conn:
+            cursor = await conn.execute("SELECT pg_backend_pid() AS pid")
+            row = await cursor.fetchone()
+    assert row is not None
+    assert row["pid"] != first_pid
+
+
+def test_the_sync_pool_replaces_it_too(database_url: str) -> None:
+    with open_pool(database_url, min_size=1, max_size=1) as pool:
+        with pool.connection() as conn:
+            first_pid = conn.info.backend_pid
+        with open_pool(database_url, max_size=1) as admin, admin.connection() as other:
+            assert other.execute(TERMINATE, {"pid": first_pid}).fetchone() == {"done": True}
+        with pool.connection() as conn:
+            row = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()
+    assert row is not None
+    assert row["pid"] != first_pid
