@@ -254,6 +254,11 @@ def bench_fleet(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
     xids = next_xid(workers.dsn) - xid_before
     rss = [peak_rss_mb(p.pid) for p in procs]
     workers.stop()
+    starts = _rows(
+        workers.dsn,
+        "SELECT extract(epoch FROM max(at) - min(at))::float AS span FROM procrastinate_events "
+        "WHERE type = 'started'",
+    )
     return {
         "seconds": round(seconds, 2),
         "node_steps_per_s": round(args.threads * args.steps / seconds),
@@ -263,6 +268,9 @@ def bench_fleet(workers: Workers, args: argparse.Namespace) -> dict[str, Any]:
         # every write transaction of the phase: the queue's, the registry's, the checkpoints'
         "write_commits_per_step": round(xids / (args.threads * args.steps), 3),
         "peak_rss_mb": rss,
+        # seconds from the first job's start to the last one's: when it nears the whole run,
+        # the queue's pace of thread starts, not CPU, bounds throughput
+        "starts_span_s": round(float(starts[0]["span"]), 2),
     }
 
 

@@ -98,6 +98,9 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", "-c", min=1, help="Threads run at once.")
     ] = None,
+    fetchers: Annotated[
+        int, typer.Option(help="Jobs fetched at once while the queue has work.", min=1)
+    ] = 8,
     graph: Annotated[
         str | None, typer.Option(help="Graph factory as module:function (default: content agent).")
     ] = None,
@@ -132,6 +135,7 @@ def worker(
                 )
         options = WorkerOptions(
             concurrency=concurrency or settings.concurrency,
+            fetchers=fetchers,
             graph=graph,
             grace_seconds=grace,
             stalled_after=stalled_after,

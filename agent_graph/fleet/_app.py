@@ -11,11 +11,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from procrastinate import App, JobContext, PsycopgConnector, jobs
-from procrastinate.manager import JobManager
+from procrastinate import App, JobContext, PsycopgConnector
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["QUEUE", "TASK_NAME", "TakenOverJobs", "make_app"]
+from checkpointers import check_if_suspect
+
+__all__ = ["QUEUE", "TASK_NAME", "job_args", "make_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,13 @@ async def _autocommit(conn: AsyncConnection[Any]) -> None:
     await conn.set_autocommit(True)
 
 
+def _queue_pool(**kwargs: Any) -> AsyncConnectionPool[Any]:
+    # Procrastinate's own pool checks each connection with a round trip before every
+    # statement (a job's fetch, its finish): the socket poll of check_if_suspect replaces it.
+    kwargs["check"] = check_if_suspect
+    return AsyncConnectionPool(**kwargs)
+
+
 def make_app(dsn: str, body: TaskBody | None = None, *, pool_size: int = 4) -> App:
     """Build the (unopened) Procrastinate app over ``dsn``.
 
@@ -44,7 +53,11 @@ def make_app(dsn: str, body: TaskBody | None = None, *, pool_size: int = 4) -> A
         pool_size: most connections of the queue's own pool.
     """
     connector = PsycopgConnector(
-        conninfo=dsn, min_size=1, max_size=max(2, pool_size), configure=_autocommit
+        conninfo=dsn,
+        min_size=1,
+        max_size=max(2, pool_size),
+        configure=_autocommit,
+        pool_factory=_queue_pool,
     )
     app = App(connector=connector)
     if body is not None:
@@ -54,36 +67,6 @@ def make_app(dsn: str, body: TaskBody | None = None, *, pool_size: int = 4) -> A
 
         app.task(name=TASK_NAME, queue=QUEUE, pass_context=True)(run_thread)
     return app
-
-
-class TakenOverJobs(JobManager):
-    """Procrastinate's job manager, except that it leaves alone the jobs of threads this worker
-    lost to another one.
-
-    A frozen worker's job is retried by the stalled-job scan and runs on another worker under
-    the same job ID. When the frozen worker wakes up, its fenced driver gives the thread up;
-    marking the job finished then would end it under the worker that now runs it.
-
-    Args:
-        app: the worker's app (its connector is reused).
-        lost: IDs of jobs whose thread was taken over; the driver adds them, the manager
-            removes each when it skips its finish.
-    """
-
-    def __init__(self, app: App, lost: set[int]) -> None:
-        super().__init__(app.connector)
-        self.lost = lost
-
-    async def finish_job(self, job: jobs.Job, status: jobs.Status, delete_job: bool) -> None:
-        if job.id is not None and job.id in self.lost:
-            self.lost.discard(job.id)
-            logger.info(
-                "job %s left to the worker that took its thread over",
-                job.id,
-                extra={"job_id": job.id, "status": status.value},
-            )
-            return
-        await super().finish_job(job, status, delete_job)
 
 
 def job_args(thread_id: str, keyword: str) -> dict[str, Any]:

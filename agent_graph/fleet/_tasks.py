@@ -101,7 +101,7 @@ class ThreadDriver:
     app: App | None = None
     in_flight: set[str] = field(default_factory=set)
     lost_jobs: set[int] = field(default_factory=set)
-    """Jobs whose thread another worker took over (see :class:`TakenOverJobs`)."""
+    """Jobs whose thread another worker took over (see :class:`FleetJobs`)."""
 
     @property
     def runner(self) -> Runner:

@@ -23,14 +23,14 @@ import signal
 from dataclasses import dataclass
 
 from procrastinate import App, exceptions, jobs, utils
-from procrastinate.worker import Worker
 
 from checkpointers import AsyncPool, open_async_pool, resolve_dsn
 from checkpointers._queries import QUERIES
 
 from .._repeating import repeating
 from .._settings import Settings
-from ._app import QUEUE, TASK_NAME, TakenOverJobs, make_app
+from ._app import QUEUE, TASK_NAME, make_app
+from ._fetching import FleetJobs, FleetWorker
 from ._schema import setup_fleet_database
 from ._tasks import GraphFactory, ThreadDriver, load_graph_factory, open_content_graph
 
@@ -45,6 +45,8 @@ class WorkerOptions:
 
     Args:
         concurrency: threads run at once by this process.
+        fetchers: jobs fetched at once while the queue has work (a burst of queued threads
+            starts that many times faster on a busy worker).
         graph: ``module:function`` of a :data:`GraphFactory`; None for the content agent.
         heartbeat_seconds: interval of the worker heartbeat.
         stalled_after: seconds without heartbeat after which a worker is presumed dead and
@@ -57,6 +59,7 @@ class WorkerOptions:
     """
 
     concurrency: int = 16
+    fetchers: int = 8
     graph: str | None = None
     heartbeat_seconds: float = 1.0
     stalled_after: float = 5.0
@@ -113,7 +116,8 @@ async def run_worker(
         async with factory(settings) as graph:
             _tune_gc()
             driver = ThreadDriver(graph, max_recoveries=options.max_recoveries)
-            app = make_app(dsn, driver)
+            # a connection per fetch loop, plus the job ends and the heartbeats
+            app = make_app(dsn, driver, pool_size=options.fetchers + 2)
             driver.app = app
             async with app.open_async():
                 await _serve(app, pool, driver, options)
@@ -140,9 +144,10 @@ def _tune_gc() -> None:
 
 async def _serve(app: App, pool: AsyncPool, driver: ThreadDriver, options: WorkerOptions) -> None:
     ctx = driver.runner.ctx
-    app.job_manager = TakenOverJobs(app, driver.lost_jobs)
-    worker = Worker(
+    app.job_manager = FleetJobs(app, driver.lost_jobs)
+    worker = FleetWorker(
         app,
+        fetchers=options.fetchers,
         queues=[QUEUE],
         name=ctx.owner,
         concurrency=options.concurrency,

@@ -131,3 +131,26 @@ async def test_queue_statements_run_alone_and_new_jobs_are_still_heard(
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
+
+
+async def test_queue_connections_the_server_ended_are_replaced(
+    pool: AsyncPool, database_url: str
+) -> None:
+    # the queue's pool checks a connection with a round trip only when its socket says the
+    # server wrote or hung up (instead of before every statement): it must still recover
+    await setup_fleet_database(pool)
+    app = make_app(database_url, pool_size=2)
+    async with app.open_async():
+        queue_pool = app.connector.pool  # type: ignore[attr-defined]
+        await queue_pool.wait()
+        async with queue_pool.connection() as conn:
+            pid = conn.info.backend_pid
+        async with pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT pg_terminate_backend(%(pid)s, 10000) AS done", {"pid": pid}
+            )
+            assert await cursor.fetchone() == {"done": True}
+        deferrer = app.configure_task(TASK_NAME, lock="after-kill", queueing_lock="after-kill")
+        job_id = await deferrer.defer_async(thread_id="after-kill", keyword="after kill")
+    assert await _job_statuses(pool, "after-kill") == ["todo"]
+    assert job_id > 0
