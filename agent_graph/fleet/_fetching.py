@@ -85,13 +85,13 @@ class FleetWorker(Worker):
         # returns when a fetch finds nothing; the slots bound them all together.
         fetch = super()._fetch_and_process_jobs
         self.jobs.found_job.clear()
-        first = asyncio.ensure_future(fetch())  # type: ignore[no-untyped-call]
-        found = asyncio.ensure_future(self.jobs.found_job.wait())
-        await asyncio.wait((first, found), return_when=asyncio.FIRST_COMPLETED)
-        loops = [first]
-        if found.done() and not first.done():
-            more = range(self.fetchers - 1)
-            loops += [asyncio.ensure_future(fetch()) for _ in more]  # type: ignore[no-untyped-call]
-        else:
-            found.cancel()
-        await asyncio.gather(*loops)
+        # a task group: should one loop fail, the others are cancelled, not left running
+        async with asyncio.TaskGroup() as loops:
+            first = loops.create_task(fetch())  # type: ignore[no-untyped-call]
+            found = loops.create_task(self.jobs.found_job.wait())
+            await asyncio.wait((first, found), return_when=asyncio.FIRST_COMPLETED)
+            if first.done():
+                found.cancel()  # the queue was empty, or emptied by this one loop
+            else:
+                for _ in range(self.fetchers - 1):
+                    loops.create_task(fetch())  # type: ignore[no-untyped-call]
